@@ -1,1 +1,163 @@
-int main() { return 0; }
+// `mbrl`: one binary, one subcommand per role (DESIGN.md's command-line
+// contract). Exit codes: 0 done, 2 bad usage or configuration (one-line
+// reason on stderr), 1 failure at run time.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "apps/options.h"
+#include "apps/roles.h"
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/shutdown.h"
+
+namespace mbrl::app {
+namespace {
+
+void AddCommon(CLI::App* cmd, CommonOptions& common, bool threads = true) {
+  cmd->add_option("--log-level", common.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  cmd->add_option("--metrics-port", common.metrics_port,
+                  "serve /metrics, /healthz and /readyz on this port (0: any free port)");
+  cmd->add_option("--metrics-address", common.metrics_address,
+                  "address the metrics server binds (0.0.0.0 in a cluster)")
+      ->capture_default_str();
+  if (threads) {
+    cmd->add_option("--threads", common.threads, "thread budget of this role (0: role default)")
+        ->check(CLI::NonNegativeNumber);
+  }
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"mbrl: distributed model-based reinforcement learning", "mbrl"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("mbrl ") + MBRL_VERSION_STRING);
+
+  CommonOptions common;
+  LocalOptions local;
+  StorageOptions storage;
+  LearnerOptions learner;
+  BrokerOptions broker;
+  PlannerOptions planner;
+  CollectorOptions collector;
+  InspectOptions inspect;
+  EnvsOptions envs;
+
+  auto* local_cmd = app.add_subcommand("local", "run the whole pipeline on this machine");
+  local_cmd->add_option("--env", local.env, "environment")->capture_default_str();
+  local_cmd->add_option("--episodes", local.episodes, "episodes in all, warm-up included")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  local_cmd->add_option("--collectors", local.collectors, "collector processes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  local_cmd->add_option("--planner", local.planner, "planner")->capture_default_str();
+  local_cmd->add_option("--data-dir", local.data_dir, "data directory")->capture_default_str();
+  local_cmd->add_option("--algorithm", local.algorithm, "mpc, v0 or v1")
+      ->check(CLI::IsMember({"mpc", "v0", "v1"}))
+      ->capture_default_str();
+  local_cmd->add_option("--dynamics", local.dynamics, "learned or true")
+      ->check(CLI::IsMember({"learned", "true"}))
+      ->capture_default_str();
+  local_cmd->add_option("--seed", local.seed, "random seed")->capture_default_str();
+  local_cmd->add_option("--config", local.config, "YAML hyper-parameters");
+  local_cmd->add_option("--summary", local.summary, "write a JSON summary here");
+  AddCommon(local_cmd, common);
+
+  auto* storage_cmd = app.add_subcommand("storage", "the replay store and model registry");
+  storage_cmd->add_option("--data-dir", storage.data_dir, "RocksDB directory")->required();
+  storage_cmd->add_option("--listen", storage.listen, "endpoint")->capture_default_str();
+  AddCommon(storage_cmd, common);
+
+  auto* learner_cmd = app.add_subcommand("learner", "refit models from storage and publish them");
+  learner_cmd->add_option("--storage", learner.storage, "storage endpoint")->required();
+  learner_cmd->add_option("--config", learner.config, "YAML hyper-parameters");
+  AddCommon(learner_cmd, common);
+
+  auto* broker_cmd = app.add_subcommand("broker", "load-balance plan requests over workers");
+  broker_cmd->add_option("--listen", broker.listen, "endpoint")->capture_default_str();
+  AddCommon(broker_cmd, common, /*threads=*/false);
+
+  auto* planner_cmd = app.add_subcommand("planner", "an MPC planner worker");
+  planner_cmd->add_option("--storage", planner.storage, "storage endpoint")->required();
+  planner_cmd->add_option("--broker", planner.broker, "broker endpoint")->required();
+  planner_cmd->add_option("--env", planner.env, "environment")->required();
+  planner_cmd->add_option("--planner", planner.planner, "planner")->capture_default_str();
+  planner_cmd->add_option("--dynamics", planner.dynamics, "learned or true")
+      ->check(CLI::IsMember({"learned", "true"}))
+      ->capture_default_str();
+  planner_cmd->add_option("--config", planner.config, "YAML hyper-parameters");
+  AddCommon(planner_cmd, common);
+
+  auto* collector_cmd = app.add_subcommand("collector", "run episodes and stream them to storage");
+  collector_cmd->add_option("--storage", collector.storage, "storage endpoint")->required();
+  collector_cmd->add_option("--env", collector.env, "environment")->required();
+  collector_cmd->add_option("--id", collector.id, "collector id, stable across restarts")
+      ->required();
+  collector_cmd->add_option("--policy", collector.policy, "random, remote or local")
+      ->check(CLI::IsMember({"random", "remote", "local"}))
+      ->capture_default_str();
+  collector_cmd->add_option("--broker", collector.broker, "broker endpoint (--policy remote)");
+  collector_cmd->add_option("--planner", collector.planner, "planner")->capture_default_str();
+  collector_cmd->add_option("--episodes", collector.episodes, "episodes to run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  collector_cmd->add_option("--seed", collector.seed, "random seed")->capture_default_str();
+  collector_cmd->add_option("--steps-per-second", collector.steps_per_second,
+                            "pace like a real robot (0: as fast as possible)")
+      ->check(CLI::NonNegativeNumber);
+  AddCommon(collector_cmd, common, /*threads=*/false);
+
+  auto* inspect_cmd = app.add_subcommand("inspect", "print a data directory's contents as JSON");
+  inspect_cmd->add_option("--data-dir", inspect.data_dir, "RocksDB directory")->required();
+
+  auto* envs_cmd = app.add_subcommand("envs", "list the environments and their spaces");
+  envs_cmd->add_flag("--json", envs.json, "print JSON");
+
+  BindEnvironmentVariables(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    std::fprintf(stderr, "mbrl: %s (see mbrl --help)\n", what.c_str());
+    return kExitUsage;
+  }
+
+  CLI::App* chosen = app.get_subcommands().front();
+  const std::string role = chosen->get_name();
+  if (Status s = InitLogging(role, common.log_level); !s) {
+    std::fprintf(stderr, "mbrl %s: %s\n", role.c_str(), s.error().reason.c_str());
+    return kExitUsage;
+  }
+  InstallShutdownHandlers();
+
+  if (role == "envs") return RunEnvs(envs);
+  if (role == "local") return RunLocal(local, common);
+  if (role == "storage") return RunStorage(storage, common);
+  if (role == "learner") return RunLearner(learner, common);
+  if (role == "broker") return RunBroker(broker, common);
+  if (role == "planner") return RunPlanner(planner, common);
+  if (role == "collector") return RunCollector(collector, common);
+  if (role == "inspect") return RunInspect(inspect);
+  return NotBuilt(role);
+}
+
+}  // namespace
+}  // namespace mbrl::app
+
+int main(int argc, char** argv) {
+  try {
+    return mbrl::app::Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mbrl: fatal: %s\n", e.what());
+    return mbrl::app::kExitFailure;
+  }
+}

@@ -1,0 +1,24 @@
+#include <cstdio>
+#include <string>
+
+#include "apps/roles.h"
+
+namespace mbrl::app {
+
+int Fail(const std::string& role, int code, const std::string& reason) {
+  std::fprintf(stderr, "mbrl %s: %s\n", role.c_str(), reason.c_str());
+  return code;
+}
+
+int NotBuilt(const std::string& role) {
+  return Fail(role, kExitFailure, "this role is not built yet in this version of mbrl");
+}
+
+int RunStorage(const StorageOptions&, const CommonOptions&) { return NotBuilt("storage"); }
+int RunLearner(const LearnerOptions&, const CommonOptions&) { return NotBuilt("learner"); }
+int RunBroker(const BrokerOptions&, const CommonOptions&) { return NotBuilt("broker"); }
+int RunPlanner(const PlannerOptions&, const CommonOptions&) { return NotBuilt("planner"); }
+int RunCollector(const CollectorOptions&, const CommonOptions&) { return NotBuilt("collector"); }
+int RunInspect(const InspectOptions&) { return NotBuilt("inspect"); }
+
+}  // namespace mbrl::app

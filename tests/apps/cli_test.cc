@@ -1,0 +1,136 @@
+// The `mbrl` command-line contract, checked on the real binary.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/testing/testing.h"
+
+namespace mbrl {
+namespace {
+
+using testing::RunProcess;
+using testing::TempDir;
+
+int CountLines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+TEST(Cli, EnvsListsTheFourEnvironments) {
+  auto r = RunProcess({MBRL_BINARY, "envs"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"pendulum_swingup", "cartpole_swingup", "half_cheetah", "reacher"}) {
+    EXPECT_NE(r.out.find(name), std::string::npos) << name;
+  }
+}
+
+TEST(Cli, EnvsJsonGivesSpacesOfEachEnvironment) {
+  auto r = RunProcess({MBRL_BINARY, "envs", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto list = nlohmann::json::parse(r.out);
+  ASSERT_EQ(list.size(), 4u);
+  std::map<std::string, std::pair<int, int>> dims;
+  for (const auto& e : list) dims[e["name"]] = {e["observation"]["dim"], e["action"]["dim"]};
+  EXPECT_EQ(dims["pendulum_swingup"], std::make_pair(3, 1));
+  EXPECT_EQ(dims["cartpole_swingup"], std::make_pair(4, 1));
+  EXPECT_EQ(dims["half_cheetah"], std::make_pair(17, 6));
+}
+
+TEST(Cli, UnknownFlagExitsWithUsageCodeAndOneLine) {
+  auto r = RunProcess({MBRL_BINARY, "local", "--no-such-flag"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("no-such-flag"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingSubcommandOrRequiredFlagIsUsageError) {
+  EXPECT_EQ(RunProcess({MBRL_BINARY}).exit_code, 2);
+  auto r = RunProcess({MBRL_BINARY, "storage"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("data-dir"), std::string::npos) << r.err;
+}
+
+TEST(Cli, InvalidChoiceIsUsageError) {
+  EXPECT_EQ(RunProcess({MBRL_BINARY, "local", "--algorithm", "v9"}).exit_code, 2);
+  EXPECT_EQ(RunProcess({MBRL_BINARY, "local", "--episodes", "0"}).exit_code, 2);
+}
+
+TEST(Cli, UnknownEnvironmentIsUsageErrorNamingKnownOnes) {
+  auto r = RunProcess({MBRL_BINARY, "local", "--env", "mountain_car"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("pendulum_swingup"), std::string::npos) << r.err;
+}
+
+TEST(Cli, UnreadableConfigIsUsageError) {
+  auto r = RunProcess({MBRL_BINARY, "local", "--config", "/nonexistent.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("/nonexistent.yaml"), std::string::npos) << r.err;
+}
+
+TEST(Cli, HelpWorksForEverySubcommand) {
+  for (const char* sub :
+       {"local", "storage", "learner", "broker", "planner", "collector", "inspect", "envs"}) {
+    auto r = RunProcess({MBRL_BINARY, sub, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << sub;
+    EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
+  }
+}
+
+TEST(Cli, LocalWritesSummaryWithEveryEpisode) {
+  TempDir dir;
+  auto summary = (dir.path() / "summary.json").string();
+  auto r = RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "3",
+                       "--collectors", "2", "--data-dir", dir.path().string(), "--summary",
+                       summary});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(summary);
+  auto json = nlohmann::json::parse(in);
+  EXPECT_EQ(json["env"], "pendulum_swingup");
+  ASSERT_EQ(json["episodes"].size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(json["episodes"][i]["index"], i);
+    EXPECT_EQ(json["episodes"][i]["steps"], 200);
+    EXPECT_LT(json["episodes"][i]["return"].get<double>(), 0.0);  // Pendulum rewards are ≤ 0.
+  }
+  EXPECT_GT(json["wall_seconds"].get<double>(), 0.0);
+}
+
+TEST(Cli, FlagsComeFromEnvironmentVariables) {
+  TempDir dir;
+  auto summary = (dir.path() / "summary.json").string();
+  auto r = RunProcess({MBRL_BINARY, "local", "--data-dir", dir.path().string()},
+                      {{"MBRL_ENV", "pendulum_swingup"},
+                       {"MBRL_EPISODES", "2"},
+                       {"MBRL_SUMMARY", summary}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(summary);
+  auto json = nlohmann::json::parse(in);
+  EXPECT_EQ(json["env"], "pendulum_swingup");
+  EXPECT_EQ(json["episodes"].size(), 2u);
+}
+
+TEST(Cli, LocalStopsCleanlyOnSigterm) {
+  TempDir dir;
+  auto summary = (dir.path() / "summary.json").string();
+  testing::ChildProcess child({MBRL_BINARY, "local", "--env", "cartpole_swingup", "--episodes",
+                               "1000000", "--data-dir", dir.path().string(), "--summary", summary},
+                              dir.path());
+  // Wait until it has finished at least one episode, then ask it to stop.
+  ASSERT_TRUE(testing::WaitUntil([&] { return child.Stdout().find("episode") != std::string::npos; },
+                                 std::chrono::seconds(30)));
+  child.Signal(SIGTERM);
+  bool timed_out = false;
+  int code = child.Wait(std::chrono::seconds(20), &timed_out);
+  ASSERT_FALSE(timed_out);
+  EXPECT_EQ(code, 0) << child.Stderr();
+  std::ifstream in(summary);
+  auto json = nlohmann::json::parse(in);
+  EXPECT_GE(json["episodes"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace mbrl
