@@ -68,6 +68,28 @@ int Run(int argc, char** argv) {
   auto* storage_cmd = app.add_subcommand("storage", "the replay store and model registry");
   storage_cmd->add_option("--data-dir", storage.data_dir, "RocksDB directory")->required();
   storage_cmd->add_option("--listen", storage.listen, "endpoint")->capture_default_str();
+  storage_cmd->add_option("--announce", storage.announce,
+                          "PUB endpoint for model announcements (default: listen host, free port)");
+  storage_cmd->add_flag("--sync", storage.sync,
+                        "fsync before acknowledging (survives machine crashes)");
+  storage_cmd->add_option("--max-transitions", storage.max_transitions,
+                          "evict the oldest whole episodes beyond this (0: unlimited)");
+  storage_cmd
+      ->add_option("--max-message-bytes", storage.max_message_bytes, "reject larger messages")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  storage_cmd
+      ->add_option("--keep-model-versions", storage.keep_model_versions,
+                   "model versions kept per name")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  storage_cmd
+      ->add_option("--write-queue", storage.write_queue,
+                   "write requests that may wait before clients are told to retry")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  storage_cmd->add_option("--restore-from", storage.restore_from,
+                          "start from this checkpoint (the data dir must be empty)");
   AddCommon(storage_cmd, common);
 
   auto* learner_cmd = app.add_subcommand("learner", "refit models from storage and publish them");
@@ -104,9 +126,23 @@ int Run(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   collector_cmd->add_option("--seed", collector.seed, "random seed")->capture_default_str();
-  collector_cmd->add_option("--steps-per-second", collector.steps_per_second,
-                            "pace like a real robot (0: as fast as possible)")
+  collector_cmd
+      ->add_option("--steps-per-second", collector.steps_per_second,
+                   "pace like a real robot (0: as fast as possible)")
       ->check(CLI::NonNegativeNumber);
+  collector_cmd->add_option("--batch-steps", collector.batch_steps, "transitions per batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  collector_cmd
+      ->add_option("--max-unacked-batches", collector.max_unacked_batches,
+                   "batches buffered before the environment is blocked")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  collector_cmd
+      ->add_option("--ack-timeout-ms", collector.ack_timeout_ms,
+                   "resend when storage does not acknowledge within this")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   AddCommon(collector_cmd, common, /*threads=*/false);
 
   auto* inspect_cmd = app.add_subcommand("inspect", "print a data directory's contents as JSON");

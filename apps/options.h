@@ -20,7 +20,7 @@ struct LocalOptions {
   int collectors = 1;
   std::string planner = "cem";
   std::string data_dir = "mbrl-data";
-  std::string algorithm = "mpc";  // mpc | v0 | v1
+  std::string algorithm = "mpc";     // mpc | v0 | v1
   std::string dynamics = "learned";  // learned | true
   uint64_t seed = 0;
   std::string config;
@@ -30,6 +30,13 @@ struct LocalOptions {
 struct StorageOptions {
   std::string data_dir;
   std::string listen = "tcp://127.0.0.1:5555";
+  std::string announce;  // "" = the listen host, any free port.
+  bool sync = false;
+  uint64_t max_transitions = 0;
+  uint64_t max_message_bytes = uint64_t{64} << 20;
+  uint32_t keep_model_versions = 10;
+  size_t write_queue = 512;
+  std::string restore_from;
 };
 
 struct LearnerOptions {
@@ -60,6 +67,9 @@ struct CollectorOptions {
   int episodes = 1;
   uint64_t seed = 0;
   double steps_per_second = 0.0;  // 0: as fast as it can.
+  uint32_t batch_steps = 50;
+  uint32_t max_unacked_batches = 256;
+  int ack_timeout_ms = 2000;
 };
 
 struct InspectOptions {

@@ -14,11 +14,8 @@ int NotBuilt(const std::string& role) {
   return Fail(role, kExitFailure, "this role is not built yet in this version of mbrl");
 }
 
-int RunStorage(const StorageOptions&, const CommonOptions&) { return NotBuilt("storage"); }
 int RunLearner(const LearnerOptions&, const CommonOptions&) { return NotBuilt("learner"); }
 int RunBroker(const BrokerOptions&, const CommonOptions&) { return NotBuilt("broker"); }
 int RunPlanner(const PlannerOptions&, const CommonOptions&) { return NotBuilt("planner"); }
-int RunCollector(const CollectorOptions&, const CommonOptions&) { return NotBuilt("collector"); }
-int RunInspect(const InspectOptions&) { return NotBuilt("inspect"); }
 
 }  // namespace mbrl::app

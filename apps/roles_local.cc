@@ -46,8 +46,9 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
   if (!probe) return Fail(role, kExitUsage, probe.error().reason);
   if (!kPlanners.count(options.planner)) {
     return Fail(role, kExitUsage,
-                "unknown planner '" + options.planner + "' (known: cem, random, mppi, icem, "
-                "gradient)");
+                "unknown planner '" + options.planner +
+                    "' (known: cem, random, mppi, icem, "
+                    "gradient)");
   }
   if (!options.config.empty()) {
     auto params = HyperParams::FromYamlFile(options.config);

@@ -30,8 +30,7 @@ class BoundedQueue {
   // Waits up to `timeout` for room. False on timeout or when closed.
   bool Push(T item, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
-    if (!not_full_.wait_for(lock, timeout,
-                            [&] { return closed_ || items_.size() < capacity_; })) {
+    if (!not_full_.wait_for(lock, timeout, [&] { return closed_ || items_.size() < capacity_; })) {
       return false;
     }
     if (closed_) return false;

@@ -117,9 +117,8 @@ Status CheckShapes(const EnvSpec& spec) {
   if (auto s = CheckBox(spec.observation, "observation"); !s) return s;
   if (auto s = CheckBox(spec.action, "action"); !s) return s;
   if (spec.image && spec.image->bytes() == 0) {
-    return InvalidArgument("image spec " + Num(spec.image->height) + "x" +
-                           Num(spec.image->width) + "x" + Num(spec.image->channels) +
-                           " has no pixels");
+    return InvalidArgument("image spec " + Num(spec.image->height) + "x" + Num(spec.image->width) +
+                           "x" + Num(spec.image->channels) + " has no pixels");
   }
   return OkStatus();
 }
@@ -189,9 +188,9 @@ Status CheckShapes(const PlanRequest& request) {
 }
 
 Status CheckShapes(const PlanReply& reply) {
-  return ExpectSize(reply.plan.size(), uint64_t{reply.horizon} * reply.action_dim,
-                    "plan (horizon " + Num(reply.horizon) + " x action dim " +
-                        Num(reply.action_dim) + ")");
+  return ExpectSize(
+      reply.plan.size(), uint64_t{reply.horizon} * reply.action_dim,
+      "plan (horizon " + Num(reply.horizon) + " x action dim " + Num(reply.action_dim) + ")");
 }
 
 Status CheckShapes(const TransitionSample& s) {
@@ -202,8 +201,8 @@ Status CheckShapes(const TransitionSample& s) {
   }
   if (auto r = ExpectSize(s.actions.size(), n * s.action_dim, "sample actions"); !r) return r;
   if (auto r = ExpectSize(s.rewards.size(), n, "sample rewards"); !r) return r;
-  if (auto r = ExpectSize(s.next_observations.size(), n * s.observation_dim,
-                          "sample next observations");
+  if (auto r =
+          ExpectSize(s.next_observations.size(), n * s.observation_dim, "sample next observations");
       !r) {
     return r;
   }

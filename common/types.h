@@ -56,8 +56,8 @@ struct Transition {
   std::vector<float> action;
   float reward = 0.0f;
   std::vector<float> next_observation;
-  bool terminated = false;  // The MDP reached a terminal state.
-  bool truncated = false;   // The episode was cut (time limit).
+  bool terminated = false;          // The MDP reached a terminal state.
+  bool truncated = false;           // The episode was cut (time limit).
   std::vector<uint8_t> image;       // Optional: image of `observation`.
   std::vector<uint8_t> next_image;  // Optional: set on an episode's last step.
   bool operator==(const Transition&) const = default;
@@ -148,7 +148,7 @@ struct PlanRequest {
   std::vector<float> previous_plan;    // horizon × action_dim, row-major.
   uint32_t previous_plan_horizon = 0;  // 0 = no warm start.
   uint32_t action_dim = 0;
-  uint32_t budget_ms = 0;       // 0 = worker default.
+  uint32_t budget_ms = 0;  // 0 = worker default.
   uint64_t min_model_version = 0;
   bool operator==(const PlanRequest&) const = default;
 };

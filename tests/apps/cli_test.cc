@@ -83,9 +83,9 @@ TEST(Cli, HelpWorksForEverySubcommand) {
 TEST(Cli, LocalWritesSummaryWithEveryEpisode) {
   TempDir dir;
   auto summary = (dir.path() / "summary.json").string();
-  auto r = RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "3",
-                       "--collectors", "2", "--data-dir", dir.path().string(), "--summary",
-                       summary});
+  auto r =
+      RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "3",
+                  "--collectors", "2", "--data-dir", dir.path().string(), "--summary", summary});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(summary);
   auto json = nlohmann::json::parse(in);
@@ -102,10 +102,9 @@ TEST(Cli, LocalWritesSummaryWithEveryEpisode) {
 TEST(Cli, FlagsComeFromEnvironmentVariables) {
   TempDir dir;
   auto summary = (dir.path() / "summary.json").string();
-  auto r = RunProcess({MBRL_BINARY, "local", "--data-dir", dir.path().string()},
-                      {{"MBRL_ENV", "pendulum_swingup"},
-                       {"MBRL_EPISODES", "2"},
-                       {"MBRL_SUMMARY", summary}});
+  auto r = RunProcess(
+      {MBRL_BINARY, "local", "--data-dir", dir.path().string()},
+      {{"MBRL_ENV", "pendulum_swingup"}, {"MBRL_EPISODES", "2"}, {"MBRL_SUMMARY", summary}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(summary);
   auto json = nlohmann::json::parse(in);
@@ -120,8 +119,9 @@ TEST(Cli, LocalStopsCleanlyOnSigterm) {
                                "1000000", "--data-dir", dir.path().string(), "--summary", summary},
                               dir.path());
   // Wait until it has finished at least one episode, then ask it to stop.
-  ASSERT_TRUE(testing::WaitUntil([&] { return child.Stdout().find("episode") != std::string::npos; },
-                                 std::chrono::seconds(30)));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return child.Stdout().find("episode") != std::string::npos; },
+                         std::chrono::seconds(30)));
   child.Signal(SIGTERM);
   bool timed_out = false;
   int code = child.Wait(std::chrono::seconds(20), &timed_out);

@@ -25,8 +25,8 @@ class HttpServerTest : public ::testing::Test {
 };
 
 TEST_F(HttpServerTest, ServesMetricsInPrometheusTextFormat) {
-  auto& counter = prometheus::BuildCounter().Name("mbrl_test_things_total").Help("x").Register(
-      *registry_);
+  auto& counter =
+      prometheus::BuildCounter().Name("mbrl_test_things_total").Help("x").Register(*registry_);
   counter.Add({}).Increment(3);
   auto r = HttpGet(server_->port(), "/metrics");
   EXPECT_EQ(r.status, 200);

@@ -2,13 +2,13 @@
 // process runner with timeouts, and temporary directories. Tests only.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <sys/types.h>
 
 namespace mbrl::testing {
 
@@ -78,7 +78,9 @@ bool WaitUntil(F condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (condition()) return true;
-    struct timespec ts {0, 10'000'000};
+    struct timespec ts {
+      0, 10'000'000
+    };
     nanosleep(&ts, nullptr);
   }
   return condition();

@@ -1,0 +1,169 @@
+// The durable replay store and model registry: RocksDB, one column family per
+// kind of record. This layer knows nothing of sockets; storage/server.h puts
+// it on the network.
+//
+// Layout (column family: key -> value):
+//   transitions: collector_id '\0' episode_id(be64) step(be32) -> StoredTransition
+//                (an episode is one contiguous key range)
+//   cursor:      position(be64) -> transitions key   (insertion order)
+//   episodes:    collector_id '\0' episode_id(be64) -> EpisodeRecord
+//   collectors:  collector_id -> CollectorState      (last acknowledged batch)
+//   envs:        env name -> EnvRecord
+//   model_meta:  name '\0' version(be64) -> ModelRecord
+//   model_data:  name '\0' version(be64) chunk(be32) -> bytes of the weights
+//   default:     "next_position" -> be64
+//
+// Threading: Ingest, PutModel and Evict must be called from one thread (the
+// writer). Every read method may be called concurrently from any number of
+// threads, also while the writer writes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/messages.h"
+#include "common/status.h"
+#include "common/types.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace mbrl::storage {
+
+struct ReplayStoreOptions {
+  // fsync the WAL before a write returns, so an acknowledgement survives a
+  // machine crash too (not only a process crash). Default: false.
+  bool sync = false;
+  // Keep at most this many transitions; the oldest complete episodes are
+  // evicted first, never part of an episode. 0 = unlimited. Default: 0.
+  uint64_t max_transitions = 0;
+  // Model versions kept per name (older ones are deleted). Default: 10.
+  uint32_t keep_model_versions = 10;
+  // Open read-only (for `mbrl inspect` next to a running server). Default: false.
+  bool read_only = false;
+  // Block cache for reads, bytes. Default: 64 MiB.
+  size_t block_cache_bytes = size_t{64} << 20;
+};
+
+// Outcome of one batch inside a group commit.
+using IngestResult = Result<Ack>;
+
+class ReplayStore {
+ public:
+  // Opens (creating if needed) the store at `path` and rebuilds the in-memory
+  // index from it. kUnavailable when RocksDB cannot open it (locked by another
+  // process, permissions), kDataLoss when a record does not decode.
+  static Result<std::unique_ptr<ReplayStore>> Open(const std::string& path,
+                                                   const ReplayStoreOptions& options);
+  ~ReplayStore();
+
+  // --- writer thread ---
+
+  // Validates and writes `batches` with one RocksDB WriteBatch (one fsync
+  // when options.sync), then updates the index. Returns one result per batch,
+  // in order. A batch already stored (same collector, sequence <= last
+  // acknowledged) is acknowledged with duplicate=true and not written again.
+  // A batch whose sequence skips ahead is kFailedPrecondition (the collector
+  // must resend the missing ones first). A RocksDB write error fails every
+  // batch of the group with kUnavailable; nothing is acknowledged.
+  std::vector<IngestResult> Ingest(const std::vector<const TransitionBatch*>& batches);
+
+  // Stores a complete model version (already encoded ModelWeights bytes).
+  // kAlreadyExists unless version > the latest stored version of `name`.
+  Result<ModelAnnouncement> PutModel(const ModelRecord& record, std::string_view weights_bytes);
+
+  // Creates a RocksDB checkpoint (hard links where possible) in `directory`,
+  // which must not exist yet.
+  Result<CheckpointDone> Checkpoint(const std::string& directory);
+
+  // --- any thread ---
+
+  CollectorState GetCollector(const std::string& collector_id) const;
+  Result<TransitionSample> SampleTransitions(const SampleTransitionsRequest& request) const;
+  Result<SequenceSample> SampleSequences(const SampleSequencesRequest& request) const;
+  Result<CursorPage> ReadCursor(const ReadCursorRequest& request) const;
+  EpisodeList ListEpisodes(const ListEpisodesRequest& request) const;
+  StorageInfo Info() const;
+
+  // `version` 0 = latest. kNotFound when there is no such model or version.
+  Result<ModelRecord> GetModelRecord(const std::string& name, uint64_t version) const;
+  Result<std::string> GetModelChunk(const ModelRecord& record, uint32_t chunk_index) const;
+  ModelList ListModels(const std::string& prefix) const;
+
+  // Counters since open (for metrics).
+  uint64_t evicted_episodes() const { return evicted_episodes_.load(); }
+  uint64_t evicted_transitions() const { return evicted_transitions_.load(); }
+
+  // Size of model chunks as stored.
+  static constexpr size_t kChunkBytes = kDefaultModelChunkBytes;
+
+ private:
+  struct EpisodeMeta {
+    std::string key;  // Episode key (prefix of its transitions).
+    std::string env_name;
+    std::string collector_id;
+    uint64_t episode_id = 0;
+    uint64_t first_position = 0;
+    uint32_t length = 0;
+    double episode_return = 0.0;
+    int64_t start_unix_ms = 0;
+    int64_t end_unix_ms = 0;
+    bool complete = false;
+  };
+  struct EnvIndex {
+    EnvRecord record;
+    std::vector<std::string> episode_keys;     // Episodes of this env.
+    mutable std::vector<uint64_t> cumulative;  // Prefix sums of lengths, lazily rebuilt.
+    mutable bool dirty = true;
+  };
+
+  ReplayStore() = default;
+  Status LoadIndex();
+  void EvictLocked(uint64_t now_ms);
+  Result<std::vector<StoredTransition>> MultiGetTransitions(
+      const std::vector<std::string>& keys) const;
+  static EpisodeRecord ToRecord(const EpisodeMeta& meta);
+
+  ReplayStoreOptions options_;
+  std::string path_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* transitions_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* cursor_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* episodes_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* collectors_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* envs_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* model_meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* model_data_cf_ = nullptr;
+
+  // The index: guarded by mu_ (shared for readers, exclusive for the writer
+  // while it applies a committed group).
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, EpisodeMeta> episodes_;
+  std::map<uint64_t, std::string> episodes_by_age_;  // first_position -> key.
+  std::map<std::string, EnvIndex> envs_;
+  std::map<std::string, CollectorState> collectors_;
+  std::map<std::string, std::map<uint64_t, ModelRecord>> models_;
+  uint64_t next_position_ = 1;
+  uint64_t transitions_ = 0;
+
+  std::atomic<uint64_t> evicted_episodes_{0};
+  std::atomic<uint64_t> evicted_transitions_{0};
+};
+
+// Collector ids become key prefixes and metric labels: 1-64 characters of
+// [A-Za-z0-9._-]. kInvalidArgument otherwise.
+Status ValidateCollectorId(const std::string& id);
+
+}  // namespace mbrl::storage
