@@ -1,28 +1,35 @@
 // `mbrl local`: the whole pipeline on one machine.
 //
-// This version runs only the collectors' side of the loop: K collector
-// threads act with the random base policy in their environment and report
-// each episode. Storage, learner and the planner pool join in later versions
-// through the same command.
+// This version runs storage (RocksDB in --data-dir, served over ZeroMQ on
+// 127.0.0.1) and K collector threads, each talking to storage through its own
+// client over the same protocol as in a cluster. Collectors act with the
+// random base policy: the learner and the planner pool join in later
+// versions through the same command. Re-running with the same --data-dir
+// continues: episodes already stored count towards --episodes.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "apps/roles.h"
+#include "collector/collector.h"
+#include "collector/policy.h"
 #include "common/config.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/shutdown.h"
 #include "envs/environment.h"
+#include "storage/client.h"
+#include "storage/replay_store.h"
+#include "storage/server.h"
 
 namespace mbrl::app {
 namespace {
@@ -32,7 +39,7 @@ const std::set<std::string> kPlanners = {"cem", "random", "mppi", "icem", "gradi
 struct EpisodeReport {
   int index = 0;
   double episode_return = 0.0;
-  int steps = 0;
+  uint32_t steps = 0;
   std::string collector;
   uint64_t model_version = 0;
 };
@@ -55,87 +62,103 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     if (!params) return Fail(role, kExitUsage, params.error().reason);
   }
 
+  // Storage, in this process, on a loopback port of its own.
+  storage::ReplayStoreOptions store_options;
+  auto store = storage::ReplayStore::Open(options.data_dir, store_options);
+  if (!store) return Fail(role, kExitFailure, store.error().reason);
   auto metrics = std::make_shared<prometheus::Registry>();
-  RegisterBuildInfo(*metrics, role);
-  auto& steps_family = prometheus::BuildCounter()
-                           .Name("mbrl_collector_env_steps_total")
-                           .Help("Environment steps taken.")
-                           .Register(*metrics);
-  auto& episodes_family = prometheus::BuildCounter()
-                              .Name("mbrl_collector_episodes_total")
-                              .Help("Episodes finished.")
-                              .Register(*metrics);
+  storage::StorageServerOptions server_options;
+  server_options.listen = "tcp://127.0.0.1:0";
+  server_options.reader_threads = 1;
+  auto server = storage::StorageServer::Start(server_options, store->get(), metrics);
+  if (!server) return Fail(role, kExitFailure, server.error().reason);
+
+  // Episodes already stored for this env count towards --episodes.
+  int already = 0;
+  std::vector<EpisodeReport> reports;
+  {
+    ListEpisodesRequest request;
+    request.env_name = options.env;
+    request.limit = 1000000;
+    for (const EpisodeRecord& e : (*store)->ListEpisodes(request).episodes) {
+      if (!e.complete) continue;
+      reports.push_back({already++, e.episode_return, e.length, e.collector_id, 0});
+    }
+  }
+  const int remaining = std::max(0, options.episodes - already);
+  if (already > 0) {
+    spdlog::info("{} holds {} finished {} episode(s); running {} more", options.data_dir, already,
+                 options.env, remaining);
+  }
+
   std::unique_ptr<HttpServer> http;
   if (common.metrics_port >= 0) {
-    auto server = HttpServer::Create({common.metrics_address, common.metrics_port, 2}, metrics);
-    if (!server) return Fail(role, kExitFailure, server.error().reason);
-    http = std::move(*server);
+    auto created = HttpServer::Create({common.metrics_address, common.metrics_port, 2}, metrics);
+    if (!created) return Fail(role, kExitFailure, created.error().reason);
+    http = std::move(*created);
     http->SetReadiness([] { return OkStatus(); });
     spdlog::info("metrics on http://{}:{}/metrics", common.metrics_address, http->port());
   }
-
   spdlog::warn(
-      "storage, learner and planner pool are not built yet: {} collector(s) act with the random "
-      "base policy, nothing is stored",
-      options.collectors);
+      "learner and planner pool are not built yet: {} collector(s) act with the random base "
+      "policy; storage keeps every transition in {}",
+      options.collectors, options.data_dir);
 
   const auto start = std::chrono::steady_clock::now();
-  std::atomic<int> next_episode{0};
   std::mutex reports_mu;
-  std::vector<EpisodeReport> reports;
+  std::atomic<int> next_index{already};
+  std::atomic<uint64_t> steps_total{0};
   std::atomic<bool> failed{false};
+  const uint32_t max_steps = (*probe)->spec().max_episode_steps;
 
-  auto collector = [&](int k) {
+  auto run_collector = [&](int k, int episodes) {
     const std::string id = "local-" + std::to_string(k);
-    auto env_or = registry.Create(options.env);
-    if (!env_or) {
+    auto env = registry.Create(options.env);
+    auto client = storage::StorageClient::Connect((*server)->endpoint());
+    if (!env || !client) {
       failed = true;
       return;
     }
-    auto env = std::move(*env_or);
-    auto& steps_counter = steps_family.Add({{"collector", id}});
-    auto& episodes_counter = episodes_family.Add({{"collector", id}});
-    std::mt19937_64 rng(options.seed * 1000003ULL + k);
-    const BoxSpace& action_space = env->spec().action;
-    std::vector<float> action(action_space.dim());
-    while (!ShutdownRequested()) {
-      int index = next_episode.fetch_add(1);
-      if (index >= options.episodes) break;
-      env->Reset(options.seed * 7919ULL + index);
-      EpisodeReport report{index, 0.0, 0, id, 0};
-      while (!ShutdownRequested()) {
-        for (size_t i = 0; i < action.size(); ++i) {
-          std::uniform_real_distribution<float> u(action_space.low[i], action_space.high[i]);
-          action[i] = u(rng);
-        }
-        auto step = env->Step(action);
-        if (!step) {
-          spdlog::error("{}: {}", id, step.error().ToString());
-          failed = true;
-          return;
-        }
-        report.episode_return += step->reward;
-        ++report.steps;
-        steps_counter.Increment();
-        if (step->terminated || step->truncated) break;
-      }
-      episodes_counter.Increment();
-      double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::printf("episode %3d  collector %-8s return %9.2f  steps %4d  model v%llu  %.1fs\n",
-                  index, id.c_str(), report.episode_return, report.steps,
-                  static_cast<unsigned long long>(report.model_version), elapsed);
-      std::fflush(stdout);
-      std::lock_guard lock(reports_mu);
-      reports.push_back(report);
+    collector::CollectorOptions collector_options;
+    collector_options.id = id;
+    collector_options.episodes = episodes;
+    collector_options.seed = options.seed * 1000 + k;
+    collector::RandomPolicy policy((*env)->spec().action);
+    collector::Collector collector(collector_options, env->get(), &policy, client->get(), metrics);
+    Status s = collector.Run(
+        [] { return ShutdownRequested(); },
+        [&](const collector::EpisodeSummary& e) {
+          int index = next_index.fetch_add(1);
+          uint64_t steps = steps_total.fetch_add(e.steps) + e.steps;
+          double elapsed =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          int done = index + 1 - already;
+          double eta = done > 0 ? elapsed / done * std::max(0, options.episodes - index - 1) : 0;
+          std::printf(
+              "episode %3d/%d  %-8s return %9.2f  steps %4u  model v%llu  %7.0f steps/s  "
+              "elapsed %6.1fs  ETA %6.1fs\n",
+              index + 1, options.episodes, id.c_str(), e.episode_return, e.steps,
+              static_cast<unsigned long long>(e.model_version),
+              elapsed > 0 ? static_cast<double>(steps) / elapsed : 0.0, elapsed, eta);
+          std::fflush(stdout);
+          std::lock_guard lock(reports_mu);
+          reports.push_back({index, e.episode_return, e.steps, id, e.model_version});
+        });
+    if (!s) {
+      spdlog::error("{}: {}", id, s.error().ToString());
+      failed = true;
     }
   };
 
   std::vector<std::thread> threads;
-  for (int k = 0; k < options.collectors; ++k) threads.emplace_back(collector, k);
+  for (int k = 0; k < options.collectors; ++k) {
+    int share = remaining / options.collectors + (k < remaining % options.collectors ? 1 : 0);
+    if (share > 0) threads.emplace_back(run_collector, k, share);
+  }
   for (auto& t : threads) t.join();
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  (void)max_steps;
 
   if (!options.summary.empty()) {
     std::sort(reports.begin(), reports.end(),
@@ -153,6 +176,9 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     out << summary.dump(2) << "\n";
     if (!out) return Fail(role, kExitFailure, "cannot write summary to " + options.summary);
   }
+  http.reset();
+  server->reset();  // Answers every queued write before it returns.
+  store->reset();
   if (failed) return kExitFailure;
   return kExitOk;
 }

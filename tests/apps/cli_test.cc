@@ -132,5 +132,35 @@ TEST(Cli, LocalStopsCleanlyOnSigterm) {
   EXPECT_GE(json["episodes"].size(), 1u);
 }
 
+TEST(Cli, LocalContinuesFromTheSameDataDirectory) {
+  TempDir dir;
+  auto data = (dir.path() / "data").string();
+  auto summary = (dir.path() / "summary.json").string();
+  auto first = RunProcess(
+      {MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "2", "--data-dir", data});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto second = RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "4",
+                            "--data-dir", data, "--summary", summary});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  std::ifstream in(summary);
+  auto json = nlohmann::json::parse(in);
+  ASSERT_EQ(json["episodes"].size(), 4u);  // 2 stored before + 2 run now.
+  auto inspect = RunProcess({MBRL_BINARY, "inspect", "--data-dir", data});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  auto info = nlohmann::json::parse(inspect.out);
+  EXPECT_EQ(info["transitions"], 800);
+  EXPECT_EQ(info["episodes"], 4);
+  ASSERT_EQ(info["collectors"].size(), 1u);
+  EXPECT_EQ(info["collectors"][0]["id"], "local-0");
+  EXPECT_GT(info["collectors"][0]["last_sequence"].get<int>(), 0);
+  EXPECT_TRUE(info["models"].is_array());
+}
+
+TEST(Cli, InspectOfMissingDirectoryIsUsageError) {
+  auto r = RunProcess({MBRL_BINARY, "inspect", "--data-dir", "/nonexistent/mbrl-data"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("/nonexistent/mbrl-data"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace mbrl
