@@ -18,6 +18,9 @@ namespace mbrl::storage {
 namespace {
 
 constexpr char kNextPositionKey[] = "next_position";
+// Most rows one sample request may ask for (a reply must stay far inside
+// Cap'n Proto's and the client's limits; larger requests are refused).
+constexpr uint64_t kMaxSampleRows = 65536;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -236,6 +239,15 @@ Status ReplayStore::LoadIndex() {
               [&](const std::string& a, const std::string& b) {
                 return episodes_[a].first_position < episodes_[b].first_position;
               });
+    // Uniform sampling reads these prefix sums: build them now, not only
+    // after the next ingest.
+    env.cumulative.resize(env.episode_keys.size());
+    uint64_t sum = 0;
+    for (size_t i = 0; i < env.episode_keys.size(); ++i) {
+      sum += episodes_[env.episode_keys[i]].length;
+      env.cumulative[i] = sum;
+    }
+    env.dirty = false;
   }
   return OkStatus();
 }
@@ -422,13 +434,26 @@ std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const Transition
 
   {
     std::unique_lock lock(mu_);
+    std::map<std::string, size_t> rebuild_from;  // Env -> first stale prefix sum.
     for (auto& [key, meta] : staged_episodes) {
       episodes_.insert_or_assign(key, meta);
       EnvIndex& env = envs_[meta.env_name];
+      // Only the prefix sums from the first episode this group touched on
+      // change: remember where, so they are not all recomputed every commit.
+      size_t index = env.episode_keys.size();
       if (new_episodes.count(key)) {
         env.episode_keys.push_back(key);
         episodes_by_age_[meta.first_position] = key;
+      } else {
+        // An episode being continued is among the newest: look from the end.
+        auto found = std::find(env.episode_keys.rbegin(), env.episode_keys.rend(), key);
+        index = found == env.episode_keys.rend()
+                    ? 0
+                    : static_cast<size_t>(env.episode_keys.rend() - found) - 1;
       }
+      if (!env.dirty) rebuild_from[meta.env_name] = index;  // Clean until now.
+      auto from = rebuild_from.try_emplace(meta.env_name, 0).first;
+      from->second = std::min(from->second, index);
       env.dirty = true;
     }
     for (auto& [name, record] : staged_envs) {
@@ -440,9 +465,12 @@ std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const Transition
     next_position_ = position;
     for (auto& [name, env] : envs_) {
       if (!env.dirty) continue;
+      auto from = rebuild_from.find(name);
+      size_t first = from == rebuild_from.end() ? 0 : from->second;
+      first = std::min(first, env.cumulative.size());
       env.cumulative.resize(env.episode_keys.size());
-      uint64_t sum = 0;
-      for (size_t i = 0; i < env.episode_keys.size(); ++i) {
+      uint64_t sum = first == 0 ? 0 : env.cumulative[first - 1];
+      for (size_t i = first; i < env.episode_keys.size(); ++i) {
         sum += episodes_[env.episode_keys[i]].length;
         env.cumulative[i] = sum;
       }
@@ -586,6 +614,10 @@ TransitionSample EmptySample(const EnvSpec& spec) {
 Result<TransitionSample> ReplayStore::SampleTransitions(
     const SampleTransitionsRequest& request) const {
   if (request.count == 0) return InvalidArgument("sample count must be at least 1");
+  if (request.count > kMaxSampleRows) {
+    return InvalidArgument("at most " + std::to_string(kMaxSampleRows) +
+                           " transitions per sample; ask in several requests");
+  }
   std::mt19937_64 rng(request.seed != 0 ? request.seed : std::random_device{}());
   TransitionSample sample;
   std::vector<std::string> keys;
@@ -622,6 +654,10 @@ Result<TransitionSample> ReplayStore::SampleTransitions(
 Result<SequenceSample> ReplayStore::SampleSequences(const SampleSequencesRequest& request) const {
   if (request.count == 0 || request.length == 0) {
     return InvalidArgument("sequence count and length must be at least 1");
+  }
+  if (uint64_t{request.count} * request.length > kMaxSampleRows) {
+    return InvalidArgument("at most " + std::to_string(kMaxSampleRows) +
+                           " steps (count x length) per sample; ask in several requests");
   }
   std::mt19937_64 rng(request.seed != 0 ? request.seed : std::random_device{}());
   SequenceSample out;
@@ -695,8 +731,21 @@ Result<CursorPage> ReplayStore::ReadCursor(const ReadCursorRequest& request) con
   if (!it->status().ok()) return std::unexpected(FromRocks(it->status(), "cursor read failed"));
   auto rows = MultiGetTransitions(keys);
   if (!rows) return std::unexpected(rows.error());
+  // Cut the page at max_bytes by the rows' real size (at least one row, so a
+  // reader always moves on); the rest is read from next_position.
+  uint64_t used = 0;
   for (auto& row : *rows) {
     if (!request.env_name.empty() && row.env_name != request.env_name) continue;
+    const Transition& t = row.transition;
+    const uint64_t size = 64 +
+                          4 * (t.observation.size() + t.action.size() + t.next_observation.size()) +
+                          t.image.size() + t.next_image.size();
+    if (!page.items.empty() && used + size > max_bytes) {
+      page.next_position = row.position;
+      page.end = false;
+      break;
+    }
+    used += size;
     page.items.push_back(std::move(row));
   }
   std::sort(page.items.begin(), page.items.end(),

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <limits>
 #include <map>
 #include <variant>
 #include <zmq.hpp>
@@ -61,6 +62,10 @@ struct StorageServer::Impl {
   zmq::context_t context{1};
   std::string endpoint;
   std::string announce_endpoint;
+  // Shutdown in two steps: the front thread stops taking requests (and says
+  // so in front_quiet), then the workers finish their queues and exit.
+  std::atomic<bool> accepting{true};
+  std::atomic<bool> front_quiet{false};
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> front_heartbeat_ms{0};
 
@@ -100,6 +105,8 @@ struct StorageServer::Impl {
               const Error& error, zmq::socket_t& router, uint32_t retry_after_ms = 0);
   void SendReply(zmq::socket_t& socket, const Peer& peer, const std::string& payload);
   void FrontLoop(zmq::socket_t router, zmq::socket_t pub, zmq::socket_t pull);
+  // Sends up to `max` replies (and announcements) the workers handed over.
+  void ForwardFromWorkers(zmq::socket_t& pull, zmq::socket_t& router, zmq::socket_t& pub, int max);
   void HandleRequest(zmq::socket_t& router, std::vector<zmq::message_t>& frames);
   void WriterLoop();
   void ReaderLoop();
@@ -310,48 +317,46 @@ void StorageServer::Impl::HandleRequest(zmq::socket_t& router,
   }
 }
 
+void StorageServer::Impl::ForwardFromWorkers(zmq::socket_t& pull, zmq::socket_t& router,
+                                             zmq::socket_t& pub, int max) {
+  for (int i = 0; i < max; ++i) {
+    auto frames = RecvMultipart(pull, milliseconds(0));
+    if (!frames) break;
+    if (frames->size() != 3) continue;
+    std::string identity = (*frames)[0].to_string();
+    if (identity.empty()) {
+      // An announcement: PUB carries announcements only, never data.
+      zmq::message_t msg((*frames)[2].data(), (*frames)[2].size());
+      if (pub.send(msg, zmq::send_flags::dontwait)) announcements->Increment();
+      continue;
+    }
+    SendReply(router, Peer{identity, (*frames)[1].to_string() == "1"}, (*frames)[2].to_string());
+  }
+}
+
 void StorageServer::Impl::FrontLoop(zmq::socket_t router, zmq::socket_t pub, zmq::socket_t pull) {
   auto last_gauges = Clock::now();
   while (true) {
     front_heartbeat_ms =
         std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
-    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
-                               {pull.handle(), 0, ZMQ_POLLIN, 0}};
-    bool stop = stopping.load();
-    if (stop && workers_alive.load() == 0) {
-      // Send what the workers left before they exited.
-      while (auto frames = RecvMultipart(pull, milliseconds(0))) {
-        SendReply(router, Peer{(*frames)[0].to_string(), (*frames)[1].to_string() == "1"},
-                  (*frames)[2].to_string());
-      }
+    const bool accept = accepting.load();
+    if (!accept) front_quiet = true;
+    if (stopping.load() && workers_alive.load() == 0) {
+      ForwardFromWorkers(pull, router, pub, std::numeric_limits<int>::max());
       break;
     }
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
+                               {pull.handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 2, milliseconds(50));
-    if (!stop && (items[0].revents & ZMQ_POLLIN)) {
-      // Drain a bounded number so replies are not starved.
+    if (accept && (items[0].revents & ZMQ_POLLIN)) {
+      // Take a bounded number so replies are not starved.
       for (int i = 0; i < 64; ++i) {
         auto frames = RecvMultipart(router, milliseconds(0));
         if (!frames) break;
         HandleRequest(router, *frames);
       }
     }
-    if (items[1].revents & ZMQ_POLLIN) {
-      for (int i = 0; i < 256; ++i) {
-        auto frames = RecvMultipart(pull, milliseconds(0));
-        if (!frames) break;
-        if (frames->size() != 3) continue;
-        std::string identity = (*frames)[0].to_string();
-        if (identity.empty()) {
-          // Announcement: PUB carries announcements only.
-          zmq::message_t msg((*frames)[2].data(), (*frames)[2].size());
-          pub.send(msg, zmq::send_flags::dontwait);
-          announcements->Increment();
-          continue;
-        }
-        SendReply(router, Peer{identity, (*frames)[1].to_string() == "1"},
-                  (*frames)[2].to_string());
-      }
-    }
+    if (items[1].revents & ZMQ_POLLIN) ForwardFromWorkers(pull, router, pub, 256);
     if (Clock::now() - last_gauges > milliseconds(500)) {
       RefreshGauges();
       last_gauges = Clock::now();
@@ -371,6 +376,11 @@ StorageReply StorageServer::Impl::HandleModelChunk(const Job& job, zmq::socket_t
   if (chunk.total_chunks == 0 || chunk.chunk_index >= chunk.total_chunks) {
     return fail(Error{ErrorCode::kInvalidArgument, "chunk index out of range"});
   }
+  if (chunk.total_bytes > options.max_model_bytes) {
+    return fail(Error{ErrorCode::kInvalidArgument, "model of " + std::to_string(chunk.total_bytes) +
+                                                       " bytes is over the limit of " +
+                                                       std::to_string(options.max_model_bytes)});
+  }
   auto key = std::make_pair(chunk.name, chunk.version);
   if (uploads.size() >= 8 && !uploads.count(key)) {
     uploads.erase(uploads.begin());  // Abandoned uploads: keep memory bounded.
@@ -379,6 +389,15 @@ StorageReply StorageServer::Impl::HandleModelChunk(const Job& job, zmq::socket_t
   // A retried chunk replaces the copy already received.
   std::erase_if(parts, [&](const ModelChunk& c) { return c.chunk_index == chunk.chunk_index; });
   parts.push_back(chunk);
+  // The declared size bounds what one upload may stage in memory.
+  uint64_t staged = 0;
+  for (const ModelChunk& c : parts) staged += c.data.size();
+  if (staged > chunk.total_bytes) {
+    uploads.erase(key);
+    return fail(Error{ErrorCode::kInvalidArgument,
+                      "model chunks hold more bytes than the declared total of " +
+                          std::to_string(chunk.total_bytes)});
+  }
   ModelChunkAck ack{chunk.name, chunk.version, chunk.chunk_index, false};
   if (parts.size() < chunk.total_chunks) {
     reply.body = ack;
@@ -617,6 +636,8 @@ Result<std::unique_ptr<StorageServer>> StorageServer::Start(
 StorageServer::StorageServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 StorageServer::~StorageServer() {
+  impl_->accepting = false;
+  while (!impl_->front_quiet.load()) std::this_thread::sleep_for(milliseconds(1));
   impl_->stopping = true;
   impl_->writer.join();
   for (auto& t : impl_->readers) t.join();

@@ -45,6 +45,8 @@ struct StorageServerOptions {
   size_t max_group = 256;
   // Threads serving reads. Default: 2.
   int reader_threads = 2;
+  // Largest model (encoded weights) accepted for upload. Default: 1 GiB.
+  uint64_t max_model_bytes = uint64_t{1} << 30;
   // Retry hint sent with kBusy. Default: 20 ms.
   uint32_t busy_retry_after_ms = 20;
 };
