@@ -88,6 +88,8 @@ int Run(int argc, char** argv) {
                    "write requests that may wait before clients are told to retry")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  storage_cmd->add_option("--checkpoint-dir", storage.checkpoint_dir,
+                          "checkpoint requests write here (default: <data-dir>-checkpoints)");
   storage_cmd->add_option("--restore-from", storage.restore_from,
                           "start from this checkpoint (the data dir must be empty)");
   AddCommon(storage_cmd, common);

@@ -37,6 +37,7 @@ struct StorageOptions {
   uint32_t keep_model_versions = 10;
   size_t write_queue = 512;
   std::string restore_from;
+  std::string checkpoint_dir;  // "" = <data-dir>-checkpoints.
 };
 
 struct LearnerOptions {

@@ -49,6 +49,10 @@ int RunStorage(const StorageOptions& options, const CommonOptions& common) {
   server_options.announce = options.announce;
   server_options.max_message_bytes = options.max_message_bytes;
   server_options.write_queue_capacity = options.write_queue;
+  std::string data_dir = options.data_dir;
+  while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
+  server_options.checkpoint_root =
+      options.checkpoint_dir.empty() ? data_dir + "-checkpoints" : options.checkpoint_dir;
   server_options.reader_threads = common.threads > 0 ? common.threads : 2;
   auto server = storage::StorageServer::Start(server_options, store->get(), metrics);
   if (!server) return Fail(role, kExitFailure, server.error().reason);

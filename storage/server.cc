@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <variant>
@@ -112,6 +113,7 @@ struct StorageServer::Impl {
   void ReaderLoop();
   void RefreshGauges();
   StorageReply HandleModelChunk(const Job& job, zmq::socket_t& push);
+  Result<CheckpointDone> CheckpointIn(const std::string& name);
   static void Push(zmq::socket_t& push, const Peer& peer, const StorageReply& reply);
 };
 
@@ -439,6 +441,26 @@ StorageReply StorageServer::Impl::HandleModelChunk(const Job& job, zmq::socket_t
   return reply;
 }
 
+Result<CheckpointDone> StorageServer::Impl::CheckpointIn(const std::string& name) {
+  if (options.checkpoint_root.empty()) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "checkpoints are off: start storage with --checkpoint-dir");
+  }
+  bool plain = !name.empty() && name.size() <= 128 && name != "." && name != "..";
+  for (char c : name) {
+    plain =
+        plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  }
+  if (!plain) {
+    return InvalidArgument("checkpoint name '" + name +
+                           "' must be a plain name (letters, digits, '.', '_', '-'); it is "
+                           "created inside the server's --checkpoint-dir");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.checkpoint_root, ec);
+  return store->Checkpoint((std::filesystem::path(options.checkpoint_root) / name).string());
+}
+
 void StorageServer::Impl::WriterLoop() {
   zmq::socket_t push(context, zmq::socket_type::push);
   ConfigureSocket(push, 100000);
@@ -499,7 +521,7 @@ void StorageServer::Impl::WriterLoop() {
       if (std::holds_alternative<ModelChunk>(job.request.body)) {
         reply = HandleModelChunk(job, push);
       } else if (auto* c = std::get_if<CheckpointRequest>(&job.request.body)) {
-        auto done = store->Checkpoint(c->directory);
+        auto done = CheckpointIn(c->directory);
         if (done) {
           reply.body = *done;
         } else {

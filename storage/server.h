@@ -45,6 +45,10 @@ struct StorageServerOptions {
   size_t max_group = 256;
   // Threads serving reads. Default: 2.
   int reader_threads = 2;
+  // Checkpoint requests name a directory inside this one (a plain name, no
+  // path), so a client cannot make storage write elsewhere. Empty: checkpoint
+  // requests are refused. Default: empty.
+  std::string checkpoint_root;
   // Largest model (encoded weights) accepted for upload. Default: 1 GiB.
   uint64_t max_model_bytes = uint64_t{1} << 30;
   // Retry hint sent with kBusy. Default: 20 ms.

@@ -44,6 +44,9 @@ class StorageServerTest : public ::testing::Test {
     store_ = std::move(*store);
     registry_ = std::make_shared<prometheus::Registry>();
     options.listen = "tcp://127.0.0.1:0";
+    if (options.checkpoint_root.empty()) {
+      options.checkpoint_root = (dir_.path() / "checkpoints").string();
+    }
     auto server = StorageServer::Start(options, store_.get(), registry_);
     ASSERT_TRUE(server) << server.error().ToString();
     server_ = std::move(*server);
@@ -522,15 +525,22 @@ TEST_F(StorageServerTest, CheckpointOverTheWire) {
   Stream s("c1", MakeSpec("pendulum"), 1, 8);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(client_->PutBatch(s.Next(5)));
   ASSERT_TRUE(client_->PutModel(BigWeights(5000, 1)));
-  const std::string directory = (dir_.path() / "backup").string();
-  auto done = client_->Checkpoint(directory);
+  const std::string directory = (dir_.path() / "checkpoints" / "backup").string();
+  auto done = client_->Checkpoint("backup");
   ASSERT_TRUE(done) << done.error().ToString();
   EXPECT_EQ(done->directory, directory);
   EXPECT_EQ(done->next_position, 21u);
 
-  auto again = client_->Checkpoint(directory);
+  auto again = client_->Checkpoint("backup");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kInvalidArgument);
+  // Only plain names inside the checkpoint root: no way out of it.
+  for (const char* bad : {"../escape", "/tmp/elsewhere", "..", ""}) {
+    auto refused = client_->Checkpoint(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "escape"));
 
   auto copy = ReplayStore::Open(directory, {});
   ASSERT_TRUE(copy) << copy.error().ToString();
