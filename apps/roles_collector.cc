@@ -10,6 +10,8 @@
 #include "common/metrics.h"
 #include "common/shutdown.h"
 #include "envs/environment.h"
+#include "planner_workers/local_mpc.h"
+#include "planner_workers/planner_registry.h"
 #include "storage/client.h"
 
 namespace mbrl::app {
@@ -19,9 +21,20 @@ int RunCollector(const CollectorOptions& options, const CommonOptions& common) {
   envs::EnvRegistry registry = envs::DefaultRegistry();
   auto env = registry.Create(options.env);
   if (!env) return Fail(role, kExitUsage, env.error().reason);
-  if (options.policy != "random") {
+  if (options.policy == "remote") {
     return Fail(role, kExitFailure,
-                "--policy " + options.policy + " is not built yet in this version; use random");
+                "--policy remote is not built yet in this version; use random or local");
+  }
+  // --policy local: MPC in this process with the env's own simulator and the
+  // env's built-in planner preset (model version 0).
+  std::unique_ptr<collector::Policy> policy;
+  if (options.policy == "local") {
+    auto mpc = planner_workers::MakeTrueDynamicsMpc(
+        registry, options.env, options.planner, planner_workers::DefaultPlannerParams(options.env));
+    if (!mpc) return Fail(role, kExitUsage, mpc.error().reason);
+    policy = std::move(*mpc);
+  } else {
+    policy = std::make_unique<collector::RandomPolicy>((*env)->spec().action);
   }
   auto client = storage::StorageClient::Connect(options.storage);
   if (!client) return Fail(role, kExitUsage, client.error().reason);
@@ -36,8 +49,8 @@ int RunCollector(const CollectorOptions& options, const CommonOptions& common) {
   collector_options.batch_steps = options.batch_steps;
   collector_options.max_unacked_batches = options.max_unacked_batches;
   collector_options.ack_timeout = std::chrono::milliseconds(options.ack_timeout_ms);
-  collector::RandomPolicy policy((*env)->spec().action);
-  collector::Collector collector(collector_options, env->get(), &policy, client->get(), metrics);
+  collector::Collector collector(collector_options, env->get(), policy.get(), client->get(),
+                                 metrics);
 
   std::unique_ptr<HttpServer> http;
   if (common.metrics_port >= 0) {

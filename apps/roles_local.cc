@@ -27,6 +27,8 @@
 #include "common/metrics.h"
 #include "common/shutdown.h"
 #include "envs/environment.h"
+#include "planner_workers/local_mpc.h"
+#include "planner_workers/planner_registry.h"
 #include "storage/client.h"
 #include "storage/replay_store.h"
 #include "storage/server.h"
@@ -57,9 +59,24 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
                     "' (known: cem, random, mppi, icem, "
                     "gradient)");
   }
+  // Planner hyper-parameters: the env's preset, then --config, then flags.
+  HyperParams planner_params = planner_workers::DefaultPlannerParams(options.env);
   if (!options.config.empty()) {
     auto params = HyperParams::FromYamlFile(options.config);
     if (!params) return Fail(role, kExitUsage, params.error().reason);
+    planner_params.Merge(*params);
+  }
+  const bool true_dynamics = options.dynamics == "true";
+  if (true_dynamics) {
+    // Each collector plans in its own thread; --threads is shared among them.
+    if (common.threads > 0) {
+      planner_params.Set("planner.threads",
+                         std::to_string(std::max(1, common.threads / options.collectors)));
+    }
+    // Fail on a bad planner or configuration before anything starts.
+    auto probe_mpc = planner_workers::MakeTrueDynamicsMpc(registry, options.env, options.planner,
+                                                          planner_params);
+    if (!probe_mpc) return Fail(role, kExitUsage, probe_mpc.error().reason);
   }
 
   // Storage, in this process, on a loopback port of its own.
@@ -99,10 +116,17 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     http->SetReadiness([] { return OkStatus(); });
     spdlog::info("metrics on http://{}:{}/metrics", common.metrics_address, http->port());
   }
-  spdlog::warn(
-      "learner and planner pool are not built yet: {} collector(s) act with the random base "
-      "policy; storage keeps every transition in {}",
-      options.collectors, options.data_dir);
+  if (true_dynamics) {
+    spdlog::info(
+        "--dynamics true: {} collector(s) plan every step with {} through the {} simulator "
+        "(no learner, no warm-up); storage keeps every transition in {}",
+        options.collectors, options.planner, options.env, options.data_dir);
+  } else {
+    spdlog::warn(
+        "learner and planner pool are not built yet: {} collector(s) act with the random base "
+        "policy; storage keeps every transition in {}",
+        options.collectors, options.data_dir);
+  }
 
   const auto start = std::chrono::steady_clock::now();
   std::mutex reports_mu;
@@ -123,8 +147,21 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     collector_options.id = id;
     collector_options.episodes = episodes;
     collector_options.seed = options.seed * 1000 + k;
-    collector::RandomPolicy policy((*env)->spec().action);
-    collector::Collector collector(collector_options, env->get(), &policy, client->get(), metrics);
+    std::unique_ptr<collector::Policy> policy;
+    if (true_dynamics) {
+      auto mpc = planner_workers::MakeTrueDynamicsMpc(registry, options.env, options.planner,
+                                                      planner_params);
+      if (!mpc) {
+        spdlog::error("{}: {}", id, mpc.error().ToString());
+        failed = true;
+        return;
+      }
+      policy = std::move(*mpc);
+    } else {
+      policy = std::make_unique<collector::RandomPolicy>((*env)->spec().action);
+    }
+    collector::Collector collector(collector_options, env->get(), policy.get(), client->get(),
+                                   metrics);
     Status s = collector.Run(
         [] { return ShutdownRequested(); },
         [&](const collector::EpisodeSummary& e) {

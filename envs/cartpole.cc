@@ -111,6 +111,16 @@ class CartpoleSwingup final : public Environment {
     return SetMujocoEnvState(state, kName, &sim_, &clock_);
   }
 
+  Result<std::vector<double>> StateFromObservation(
+      std::span<const float> observation) const override {
+    if (auto ok = CheckObservation(observation, kObsDim, kName); !ok) {
+      return std::unexpected(ok.error());
+    }
+    // (x, θ, ẋ, θ̇), solver warm start 0, elapsed 0.
+    return std::vector<double>{
+        observation[0], observation[1], observation[2], observation[3], 0.0, 0.0, 0.0};
+  }
+
   Result<std::vector<uint8_t>> Render() const override {
     const double x = sim_.data().qpos[0], theta = sim_.data().qpos[1];
     Canvas canvas(64, 64, Rgb{235, 240, 245});

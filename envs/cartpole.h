@@ -15,7 +15,8 @@
 //
 // State (GetState/SetState): (x, θ, ẋ, θ̇, warm-start ẍ, warm-start θ̈, elapsed
 // steps). The warm-start accelerations only seed MuJoCo's constraint solver;
-// 0 is fine when building a state by hand.
+// 0 is fine when building a state by hand, as StateFromObservation does:
+// (obs, 0, 0, 0).
 #pragma once
 
 #include <memory>

@@ -76,6 +76,18 @@ void CheckRewardBatch(std::span<const float> obs, std::span<const float> act,
   }
 }
 
+Status CheckObservation(std::span<const float> observation, size_t dim,
+                        const std::string& env_name) {
+  if (observation.size() != dim) {
+    return InvalidArgument(env_name + ": an observation has " + std::to_string(dim) +
+                           " elements, got " + std::to_string(observation.size()));
+  }
+  for (float v : observation) {
+    if (!std::isfinite(v)) return InvalidArgument(env_name + ": the observation is not finite");
+  }
+  return OkStatus();
+}
+
 BoxSpace UnboundedBox(size_t dim) {
   const float inf = std::numeric_limits<float>::infinity();
   return BoxSpace{std::vector<float>(dim, -inf), std::vector<float>(dim, inf)};

@@ -66,6 +66,11 @@ void CheckRewardBatch(std::span<const float> obs, std::span<const float> act,
                       std::span<const float> next_obs, size_t rows, std::span<float> out,
                       size_t obs_dim, size_t act_dim, const char* env_name);
 
+// kInvalidArgument unless `observation` has `dim` finite elements (for
+// Environment::StateFromObservation).
+Status CheckObservation(std::span<const float> observation, size_t dim,
+                        const std::string& env_name);
+
 // A box with every bound at ±infinity.
 BoxSpace UnboundedBox(size_t dim);
 

@@ -61,6 +61,20 @@ class Environment {
   virtual std::vector<double> GetState() const = 0;
   virtual Status SetState(std::span<const double> state) = 0;
 
+  // Optional ability: a full state (as SetState takes it) whose observation is
+  // `observation`, with the elapsed-step counter at 0 so that a rollout from
+  // it does not run into the time limit. Parts of the state that the
+  // observation does not hold get a documented fixed value (the cheetah's root
+  // x is 0, MuJoCo's solver warm start is 0, a pendulum angle comes back
+  // wrapped to [−π, π]). Planning with the true dynamics from an observation
+  // relies on it. Errors: kInvalidArgument for a wrong size or a non-finite
+  // value; kUnimplemented for an env that cannot do it (the default).
+  virtual Result<std::vector<double>> StateFromObservation(
+      std::span<const float> observation) const {
+    return MakeError(ErrorCode::kUnimplemented,
+                     spec().name + " cannot build a state from an observation");
+  }
+
   // Renders the current state to spec().image (RGB, row-major), when the env
   // has an image spec; deterministic for a state.
   virtual Result<std::vector<uint8_t>> Render() const {

@@ -106,6 +106,21 @@ class HalfCheetah final : public Environment {
     return SetMujocoEnvState(state, kName, &sim_, &clock_);
   }
 
+  Result<std::vector<double>> StateFromObservation(
+      std::span<const float> observation) const override {
+    if (auto ok = CheckObservation(observation, kObsDim, kName); !ok) {
+      return std::unexpected(ok.error());
+    }
+    std::vector<double> state;
+    state.reserve(kNq + 2 * kNv + 1);
+    state.push_back(0.0);  // Root x: not observed; the dynamics do not depend on it.
+    for (int i = 0; i < kNq - 1; ++i) state.push_back(observation[i]);
+    for (int i = 0; i < kNv; ++i) state.push_back(observation[kNq - 1 + i]);
+    for (int i = 0; i < kNv; ++i) state.push_back(0.0);  // Solver warm start.
+    state.push_back(0.0);                                // Elapsed steps.
+    return state;
+  }
+
  private:
   std::vector<float> Observation() const {
     const mjData& d = sim_.data();

@@ -14,7 +14,8 @@
 // (next_obs[8]). No image rendering.
 //
 // State (GetState/SetState): (qpos[9] with root x, qvel[9], the solver's
-// warm-start accelerations[9], elapsed steps).
+// warm-start accelerations[9], elapsed steps). StateFromObservation puts the
+// root x at 0 and the warm start and elapsed steps at 0.
 #pragma once
 
 #include <memory>

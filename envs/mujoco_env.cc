@@ -85,7 +85,7 @@ Status MujocoSim::SetPhysicsState(std::span<const double> state) {
   for (double v : state) {
     if (!std::isfinite(v)) return InvalidArgument("the physics state is not finite");
   }
-  ResetData();  // Clears time, controls and solver leftovers.
+  ClearInputs();  // Time, controls and applied forces back to 0.
   const double* p = state.data();
   std::copy(p, p + model_->nq, data_->qpos);
   p += model_->nq;
@@ -93,6 +93,23 @@ Status MujocoSim::SetPhysicsState(std::span<const double> state) {
   p += model_->nv;
   std::copy(p, p + model_->nv, data_->qacc_warmstart);
   return OkStatus();
+}
+
+void MujocoSim::ClearInputs() {
+  const mjModel& m = *model_;
+  mjData& d = *data_;
+  if (m.na > 0 || m.nmocap > 0 || m.nuserdata > 0) {
+    ResetData();  // State beyond (qpos, qvel, warm start): let MuJoCo reset it.
+    return;
+  }
+  // mj_resetData would also clear every buffer of mjData (hundreds of KB),
+  // which costs more than a step and dominated planning with the true
+  // dynamics (one SetState per candidate per step). mj_step recomputes all
+  // derived quantities from qpos, qvel, the warm start and these inputs.
+  d.time = 0.0;
+  std::fill(d.ctrl, d.ctrl + m.nu, 0.0);
+  std::fill(d.qfrc_applied, d.qfrc_applied + m.nv, 0.0);
+  std::fill(d.xfrc_applied, d.xfrc_applied + 6 * m.nbody, 0.0);
 }
 
 std::vector<double> GetMujocoEnvState(const MujocoSim& sim, const EpisodeClock& clock) {

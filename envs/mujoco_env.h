@@ -63,6 +63,10 @@ class MujocoSim {
   bool IsFinite() const;
 
  private:
+  // What SetPhysicsState clears before it writes the state: time, controls
+  // and applied forces (a full ResetData when the model has more state).
+  void ClearInputs();
+
   MjModelPtr model_;
   MjDataPtr data_;
   int frame_skip_;

@@ -99,6 +99,17 @@ class PendulumSwingup final : public Environment {
     return OkStatus();
   }
 
+  // θ = atan2(sin θ, cos θ) in [−π, π]; the observation's (cos, sin) need not
+  // be normalised.
+  Result<std::vector<double>> StateFromObservation(
+      std::span<const float> observation) const override {
+    if (auto ok = CheckObservation(observation, kObsDim, kName); !ok) {
+      return std::unexpected(ok.error());
+    }
+    return std::vector<double>{std::atan2(static_cast<double>(observation[1]), observation[0]),
+                               observation[2], 0.0};
+  }
+
   Result<std::vector<uint8_t>> Render() const override {
     Canvas canvas(64, 64, Rgb{245, 245, 240});
     const double l = options_.length;

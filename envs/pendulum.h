@@ -20,6 +20,7 @@
 // 0, the default) for the undisturbed physics.
 //
 // State (GetState/SetState): (θ, θ̇, elapsed steps); θ is not wrapped.
+// StateFromObservation: (atan2(sin θ, cos θ), θ̇, 0).
 #pragma once
 
 #include <cstdint>

@@ -122,6 +122,23 @@ class Reacher final : public Environment {
     return OkStatus();
   }
 
+  // Joint angles from their (cos, sin), wrapped to [−π, π]; the fingertip −
+  // target part of the observation is implied by the rest and ignored.
+  Result<std::vector<double>> StateFromObservation(
+      std::span<const float> observation) const override {
+    if (auto ok = CheckObservation(observation, kObsDim, kName); !ok) {
+      return std::unexpected(ok.error());
+    }
+    const std::span<const float> o = observation;
+    return std::vector<double>{std::atan2(static_cast<double>(o[2]), o[0]),
+                               std::atan2(static_cast<double>(o[3]), o[1]),
+                               o[6],
+                               o[7],
+                               o[4],
+                               o[5],
+                               0.0};
+  }
+
   Result<std::vector<uint8_t>> Render() const override {
     const double l1 = options_.link1_length, l2 = options_.link2_length;
     const double reach = l1 + l2;

@@ -19,7 +19,7 @@
 // Reward, on the state reached (s'):  r = −‖fingertip − target‖ − 0.1 ‖a‖².
 //
 // State (GetState/SetState): (q1, q2, q̇1, q̇2, target x, target y, elapsed
-// steps).
+// steps). StateFromObservation wraps q1, q2 to [−π, π] and sets elapsed to 0.
 #pragma once
 
 #include <cstdint>
