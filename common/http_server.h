@@ -8,11 +8,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "common/status.h"
-
-struct mg_context;
-struct mg_connection;
 
 namespace prometheus {
 class Registry;
@@ -31,8 +29,9 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";
   // Port to listen on; 0 picks a free port (see HttpServer::port()).
   int port = 0;
-  // Worker threads of the HTTP server. Default: 2.
-  int threads = 2;
+  // Unused: requests are served one at a time on one thread (kept so that
+  // callers' option lists stay valid).
+  int threads = 1;
 };
 
 class HttpServer {
@@ -41,7 +40,7 @@ class HttpServer {
   // `registry` must outlive the server.
   static Result<std::unique_ptr<HttpServer>> Create(const HttpServerOptions& options,
                                                     std::shared_ptr<prometheus::Registry> registry);
-  ~HttpServer();  // Stops serving; blocks until in-flight requests finish.
+  ~HttpServer();  // Stops serving; blocks until the request being served is answered.
 
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -54,14 +53,14 @@ class HttpServer {
 
  private:
   HttpServer() = default;
-  static int HandleMetrics(mg_connection* conn, void* self);
-  static int HandleHealthz(mg_connection* conn, void* self);
-  static int HandleReadyz(mg_connection* conn, void* self);
-  static int RespondProbe(mg_connection* conn, const Probe& probe);
+  void Serve();
+  void HandleConnection(int fd);
 
   std::shared_ptr<prometheus::Registry> registry_;
-  mg_context* context_ = nullptr;
+  int listen_fd_ = -1;
   int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
   std::mutex probes_mu_;
   Probe liveness_;
   Probe readiness_;
