@@ -630,7 +630,24 @@ Result<TransitionSample> ReplayStore::SampleTransitions(
         return NotFound("no transitions of env '" + request.env_name + "' are stored");
       }
       const EnvIndex& env = it->second;
-      if (round == 0) sample = EmptySample(env.record.spec);
+      if (round == 0) {
+        sample = EmptySample(env.record.spec);
+        // Rows are appended one by one: size every column once (images are
+        // megabytes per request; regrowing them copied each several times).
+        const size_t rows = request.count;
+        sample.observations.reserve(rows * sample.observation_dim);
+        sample.actions.reserve(rows * sample.action_dim);
+        sample.next_observations.reserve(rows * sample.observation_dim);
+        sample.rewards.reserve(rows);
+        sample.terminated.reserve(rows);
+        sample.truncated.reserve(rows);
+        sample.episode_ids.reserve(rows);
+        sample.steps.reserve(rows);
+        if (sample.image) {
+          sample.images.reserve(rows * sample.image->bytes());
+          sample.next_images.reserve(rows * sample.image->bytes());
+        }
+      }
       const uint64_t total = env.cumulative.back();
       std::uniform_int_distribution<uint64_t> pick(0, total - 1);
       for (uint32_t i = sample.count; i < request.count; ++i) {

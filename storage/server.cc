@@ -332,7 +332,14 @@ void StorageServer::Impl::ForwardFromWorkers(zmq::socket_t& pull, zmq::socket_t&
       if (pub.send(msg, zmq::send_flags::dontwait)) announcements->Increment();
       continue;
     }
-    SendReply(router, Peer{identity, (*frames)[1].to_string() == "1"}, (*frames)[2].to_string());
+    // Hand the worker's frames on as they are: a reply (a sample with images
+    // is megabytes) is not copied again on the thread every request waits for.
+    std::vector<zmq::message_t> out;
+    const bool req_style = (*frames)[1].to_string() == "1";
+    out.push_back(std::move((*frames)[0]));
+    if (req_style) out.emplace_back();
+    out.push_back(std::move((*frames)[2]));
+    if (SendMultipart(router, out, milliseconds(100))) messages_out->Increment();
   }
 }
 

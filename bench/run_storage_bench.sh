@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds and runs the storage benchmark; the markdown report goes to stdout
+# (and to FILE with --out FILE). Other flags go to storage_bench:
+#   --seconds S   length of each measurement (default 2)
+#   --only LIST   ingest,prefilled,sample,latency (default: all)
+#   --dir DIR     keep the RocksDB directories there (default: a temp dir, removed)
+# Environment: BUILD_DIR (default: build), JOBS (default: 2).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+jobs="${JOBS:-2}"
+out=""
+args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+if [[ ! -f "$build/CMakeCache.txt" ]]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMBRL_BUILD_BENCH=ON
+fi
+cmake --build "$build" --target mbrl storage_bench -j"$jobs" >&2
+
+if [[ -n "$out" ]]; then
+  "$build/bench/storage_bench" "${args[@]}" | tee "$out"
+else
+  "$build/bench/storage_bench" "${args[@]}"
+fi
