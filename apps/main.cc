@@ -43,6 +43,7 @@ int Run(int argc, char** argv) {
   CollectorOptions collector;
   InspectOptions inspect;
   EnvsOptions envs;
+  ExportModelOptions export_model;
 
   auto* local_cmd = app.add_subcommand("local", "run the whole pipeline on this machine");
   local_cmd->add_option("--env", local.env, "environment")->capture_default_str();
@@ -100,7 +101,30 @@ int Run(int argc, char** argv) {
   AddCommon(learner_cmd, common);
 
   auto* broker_cmd = app.add_subcommand("broker", "load-balance plan requests over workers");
-  broker_cmd->add_option("--listen", broker.listen, "endpoint")->capture_default_str();
+  broker_cmd
+      ->add_option(
+          "--listen", broker.listen,
+          "endpoint for clients and workers (one ROUTER; the protocol tag tells them apart)")
+      ->capture_default_str();
+  broker_cmd
+      ->add_option("--heartbeat-ms", broker.heartbeat_ms, "heartbeat period (as the workers')")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  broker_cmd
+      ->add_option("--max-queued", broker.max_queued,
+                   "requests waiting for a worker before clients are told busy")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  broker_cmd
+      ->add_option("--queue-timeout-ms", broker.queue_timeout_ms,
+                   "longest wait in the queue when a client does not say")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  broker_cmd
+      ->add_option("--max-attempts", broker.max_attempts,
+                   "sends of one request to workers that die before it is given up")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   AddCommon(broker_cmd, common, /*threads=*/false);
 
   auto* planner_cmd = app.add_subcommand("planner", "an MPC planner worker");
@@ -112,6 +136,17 @@ int Run(int argc, char** argv) {
       ->check(CLI::IsMember({"learned", "true"}))
       ->capture_default_str();
   planner_cmd->add_option("--config", planner.config, "YAML hyper-parameters");
+  planner_cmd
+      ->add_option("--max-batch", planner.max_batch,
+                   "requests held at once and planned as one batch (one model snapshot)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  planner_cmd
+      ->add_option("--heartbeat-ms", planner.heartbeat_ms, "heartbeat period (as the broker's)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  planner_cmd->add_option("--worker-id", planner.worker_id,
+                          "name in replies and logs (default: HOSTNAME-PID)");
   AddCommon(planner_cmd, common);
 
   auto* collector_cmd = app.add_subcommand("collector", "run episodes and stream them to storage");
@@ -123,6 +158,16 @@ int Run(int argc, char** argv) {
       ->check(CLI::IsMember({"random", "remote", "local"}))
       ->capture_default_str();
   collector_cmd->add_option("--broker", collector.broker, "broker endpoint (--policy remote)");
+  collector_cmd
+      ->add_option("--plan-timeout-ms", collector.plan_timeout_ms,
+                   "--policy remote: wait this long for a plan, then act from the previous one")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  collector_cmd
+      ->add_option("--plan-budget-ms", collector.plan_budget_ms,
+                   "--policy remote: planning time asked of the worker (0: its default)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   collector_cmd->add_option("--planner", collector.planner, "planner")->capture_default_str();
   collector_cmd->add_option("--episodes", collector.episodes, "episodes to run")
       ->check(CLI::PositiveNumber)
@@ -150,6 +195,18 @@ int Run(int argc, char** argv) {
   auto* inspect_cmd = app.add_subcommand("inspect", "print a data directory's contents as JSON");
   inspect_cmd->add_option("--data-dir", inspect.data_dir, "RocksDB directory")->required();
 
+  auto* export_cmd =
+      app.add_subcommand("export-model", "write a stored model as a file torch.load reads");
+  export_cmd->add_option("--storage", export_model.storage, "storage endpoint to read from");
+  export_cmd->add_option("--data-dir", export_model.data_dir,
+                         "or a data directory to read from directly (opened read-only)");
+  export_cmd->add_option("--name", export_model.name, "model name")->required();
+  export_cmd->add_option("--version", export_model.version, "model version (0: the latest)")
+      ->capture_default_str();
+  export_cmd->add_option("--out", export_model.out, "file to write")->required();
+  export_cmd->add_option("--log-level", common.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+
   auto* envs_cmd = app.add_subcommand("envs", "list the environments and their spaces");
   envs_cmd->add_flag("--json", envs.json, "print JSON");
 
@@ -169,6 +226,7 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
 
+  collector.planner_given = collector_cmd->get_option("--planner")->count() > 0;
   CLI::App* chosen = app.get_subcommands().front();
   const std::string role = chosen->get_name();
   if (Status s = InitLogging(role, common.log_level); !s) {
@@ -185,6 +243,7 @@ int Run(int argc, char** argv) {
   if (role == "planner") return RunPlanner(planner, common);
   if (role == "collector") return RunCollector(collector, common);
   if (role == "inspect") return RunInspect(inspect);
+  if (role == "export-model") return RunExportModel(export_model);
   return NotBuilt(role);
 }
 

@@ -2,6 +2,7 @@
 // DESIGN.md. Every flag can also come from MBRL_<FLAG>.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -46,7 +47,11 @@ struct LearnerOptions {
 };
 
 struct BrokerOptions {
-  std::string listen = "tcp://127.0.0.1:5556";
+  std::string listen = "tcp://127.0.0.1:5556";  // Clients and workers both connect here.
+  int heartbeat_ms = 500;                       // Use the workers' value.
+  size_t max_queued = 512;                      // Beyond: REJECT busy.
+  int queue_timeout_ms = 5000;                  // When a client does not say how long it waits.
+  int max_attempts = 3;                         // Sends per request before worker_lost.
 };
 
 struct PlannerOptions {
@@ -56,6 +61,9 @@ struct PlannerOptions {
   std::string planner = "cem";
   std::string dynamics = "learned";
   std::string config;
+  int max_batch = 8;       // Requests the worker holds (and plans as one batch) at once.
+  int heartbeat_ms = 500;  // Use the broker's value.
+  std::string worker_id;   // "" = <hostname>-<pid>.
 };
 
 struct CollectorOptions {
@@ -65,12 +73,15 @@ struct CollectorOptions {
   std::string policy = "random";  // random | remote | local
   std::string broker;
   std::string planner = "cem";
+  bool planner_given = false;  // --planner was set (remote: else any planner of the env).
   int episodes = 1;
   uint64_t seed = 0;
   double steps_per_second = 0.0;  // 0: as fast as it can.
   uint32_t batch_steps = 50;
   uint32_t max_unacked_batches = 256;
   int ack_timeout_ms = 2000;
+  int plan_timeout_ms = 2500;  // --policy remote: wait this long for a plan.
+  int plan_budget_ms = 0;      // --policy remote: planning time asked for; 0 = worker default.
 };
 
 struct InspectOptions {

@@ -3,6 +3,7 @@
 // kExitFailure (failure at run time).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "apps/options.h"
@@ -21,6 +22,17 @@ int RunBroker(const BrokerOptions& options, const CommonOptions& common);
 int RunPlanner(const PlannerOptions& options, const CommonOptions& common);
 int RunCollector(const CollectorOptions& options, const CommonOptions& common);
 int RunInspect(const InspectOptions& options);
+
+// `mbrl export-model`: exactly one of `storage` (an endpoint) and `data_dir`
+// (a data directory, opened read-only) says where the model is read from.
+struct ExportModelOptions {
+  std::string storage;
+  std::string data_dir;
+  std::string name;
+  uint64_t version = 0;  // 0: the latest.
+  std::string out;
+};
+int RunExportModel(const ExportModelOptions& options);
 
 // For a role whose component is not built yet: says so, returns kExitFailure.
 int NotBuilt(const std::string& role);

@@ -14,8 +14,4 @@ int NotBuilt(const std::string& role) {
   return Fail(role, kExitFailure, "this role is not built yet in this version of mbrl");
 }
 
-int RunLearner(const LearnerOptions&, const CommonOptions&) { return NotBuilt("learner"); }
-int RunBroker(const BrokerOptions&, const CommonOptions&) { return NotBuilt("broker"); }
-int RunPlanner(const PlannerOptions&, const CommonOptions&) { return NotBuilt("planner"); }
-
 }  // namespace mbrl::app

@@ -8,7 +8,9 @@
 //            DB written with one WriteBatch per 50 records of the same encoded
 //            size, with and without sync.
 //   sample   uniform batches of 256 through StorageClient::SampleTransitions
-//            beside RocksDB MultiGet of 256 random keys of the same data.
+//            beside RocksDB MultiGet of 256 random keys of the same data
+//            (image rows with next images: also each key's next step, where
+//            the image of s' is read from); with and without next images.
 //   latency  acknowledgement latency of one batch at a time (p50, p99).
 //   prefilled  ingest into a store that already holds 10 000 episodes.
 //
@@ -17,6 +19,7 @@
 //
 //   storage_bench [--seconds S] [--dir DIR] [--mbrl PATH]
 //                 [--only raw,ingest,prefilled,sample,latency]
+//                 [--records small,image] [--sync no,yes] [--collectors 1,4,8]
 // For profiling:
 //   storage_bench --sampler ENDPOINT ENV SECONDS   sample batches of 256 over the wire
 //   storage_bench --breakdown DIR ENV              time store / encode / decode of a sample
@@ -55,6 +58,7 @@
 #include "common/messages.h"
 #include "proto/codec.h"
 #include "storage/client.h"
+#include "storage/layout.h"
 #include "storage/replay_store.h"
 
 extern char** environ;
@@ -439,7 +443,7 @@ double EncodedBytes(Kind kind) {
   s.batch_sequence = 1;
   s.stored_unix_ms = 1;
   s.transition = batch.transitions[0];
-  return static_cast<double>(proto::Encode(s).size());
+  return static_cast<double>(storage::layout::EncodeStoredValue(s).size());
 }
 
 // Writes `episodes` episodes of 200 small transitions straight through a
@@ -570,7 +574,8 @@ RawIngestResult MeasureRawIngest(const Config& config, Kind kind, bool sync, int
     std::exit(1);
   }
   std::unique_ptr<rocksdb::DB> db(raw);
-  // Values exactly as the store encodes them: one per slot of a batch.
+  // Values exactly as the store writes them (storage/layout.h): one per
+  // slot of a batch.
   TransitionBatch batch = TemplateBatch(kind, "raw", 7);
   Renumber(batch, 1);
   std::vector<std::string> values;
@@ -583,7 +588,7 @@ RawIngestResult MeasureRawIngest(const Config& config, Kind kind, bool sync, int
     stored.batch_sequence = 1;
     stored.stored_unix_ms = 1;
     stored.transition = t;
-    values.push_back(proto::Encode(stored));
+    values.push_back(storage::layout::EncodeStoredValue(stored));
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
@@ -623,12 +628,19 @@ RawIngestResult MeasureRawIngest(const Config& config, Kind kind, bool sync, int
 struct SampleResult {
   double server_rate = 0.0;  // Transitions per second.
   double server_ms = 0.0;    // Mean time of one batch of 256.
-  double raw_rate = 0.0;
+  double raw_rate = 0.0;     // Rows (256 per MultiGet) per second.
   double raw_ms = 0.0;
+  double raw_keys = 0.0;     // Keys per raw MultiGet.
   uint64_t stored = 0;
 };
 
-SampleResult MeasureSampling(const Config& config, Kind kind, const fs::path& data_dir) {
+// Uniform samples of 256 rows through storage, then the same directory read
+// with a plain RocksDB MultiGet of what those rows need: 256 random keys,
+// and with `next_images` also the key of each one's next step (where s'
+// comes from; an episode's last step has none, its s' image is in its own
+// value).
+SampleResult MeasureSampling(const Config& config, Kind kind, const fs::path& data_dir,
+                             bool next_images) {
   SampleResult result;
   const std::string env = SpecFor(kind).name;
   {
@@ -642,7 +654,9 @@ SampleResult MeasureSampling(const Config& config, Kind kind, const fs::path& da
       uint64_t rows = 0, calls = 0;
       const auto start = Clock::now();
       while (Clock::now() - start < std::chrono::duration<double>(seconds)) {
-        auto sample = (*client)->SampleTransitions({env, kSampleSize, seed++});
+        SampleTransitionsRequest request{env, kSampleSize, seed++};
+        request.next_images = next_images;
+        auto sample = (*client)->SampleTransitions(request);
         if (!sample) {
           std::fprintf(stderr, "sample: %s\n", sample.error().reason.c_str());
           std::exit(1);
@@ -685,21 +699,39 @@ SampleResult MeasureSampling(const Config& config, Kind kind, const fs::path& da
   }
   std::mt19937_64 rng(1);
   std::uniform_int_distribution<size_t> pick(0, keys.size() - 1);
-  std::vector<rocksdb::Slice> slices(kSampleSize);
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs(kSampleSize, transitions);
+  const bool with_next = next_images && kind == Kind::kImage;
+  // The next step's key: the next key, if it is of the same episode (a
+  // transitions key is the episode's prefix and a 4-byte step).
+  auto has_next = [&](size_t i) {
+    return i + 1 < keys.size() && keys[i].size() == keys[i + 1].size() &&
+           keys[i].compare(0, keys[i].size() - 4, keys[i + 1], 0, keys[i].size() - 4) == 0;
+  };
+  std::vector<rocksdb::Slice> slices;
   std::vector<std::string> values;
+  uint64_t keys_read = 0;
   auto run = [&](double seconds) {
     uint64_t rows = 0, calls = 0;
+    keys_read = 0;
     const auto start = Clock::now();
     while (Clock::now() - start < std::chrono::duration<double>(seconds)) {
-      for (auto& slice : slices) slice = keys[pick(rng)];
+      slices.clear();
+      for (uint32_t r = 0; r < kSampleSize; ++r) {
+        const size_t i = pick(rng);
+        slices.emplace_back(keys[i]);
+        if (with_next && has_next(i)) slices.emplace_back(keys[i + 1]);
+      }
+      std::vector<rocksdb::ColumnFamilyHandle*> cfs(slices.size(), transitions);
       auto statuses = db->MultiGet(rocksdb::ReadOptions(), cfs, slices, &values);
-      for (const auto& st : statuses) rows += st.ok();
+      uint64_t found = 0;
+      for (const auto& st : statuses) found += st.ok();
+      if (found == slices.size()) rows += kSampleSize;
+      keys_read += slices.size();
       ++calls;
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     result.raw_rate = static_cast<double>(rows) / elapsed;
     result.raw_ms = 1e3 * elapsed / static_cast<double>(calls);
+    result.raw_keys = static_cast<double>(keys_read) / static_cast<double>(calls);
   };
   run(0.3);
   run(config.seconds);
@@ -842,6 +874,8 @@ int Main(int argc, char** argv) {
   config.mbrl = MBRL_BINARY;
   std::string dir_flag;
   std::string only;  // Comma-separated sections; empty = all.
+  // Which ingest rows to measure (comma-separated); empty = all.
+  std::string records, syncs, collector_counts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
@@ -852,17 +886,25 @@ int Main(int argc, char** argv) {
       config.mbrl = argv[++i];
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
+    } else if (a == "--records" && i + 1 < argc) {
+      records = argv[++i];
+    } else if (a == "--sync" && i + 1 < argc) {
+      syncs = argv[++i];
+    } else if (a == "--collectors" && i + 1 < argc) {
+      collector_counts = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: %s [--seconds S] [--dir DIR] [--mbrl PATH] "
-                   "[--only raw,ingest,prefilled,sample,latency]\n",
+                   "[--only raw,ingest,prefilled,sample,latency] [--records small,image] "
+                   "[--sync no,yes] [--collectors 1,4,8]\n",
                    argv[0]);
       return 2;
     }
   }
-  auto wanted = [&](const std::string& section) {
-    return only.empty() || ("," + only + ",").find("," + section + ",") != std::string::npos;
+  auto listed = [](const std::string& list, const std::string& item) {
+    return list.empty() || ("," + list + ",").find("," + item + ",") != std::string::npos;
   };
+  auto wanted = [&](const std::string& section) { return listed(only, section); };
   // RocksDB directories on the real disk (not a tmpfs), so that sync means fsync.
   config.dir = dir_flag.empty()
                    ? fs::temp_directory_path() / ("mbrl-storage-bench-" + std::to_string(getpid()))
@@ -879,7 +921,7 @@ int Main(int argc, char** argv) {
               config.dir.c_str());
   std::printf("- each measurement: %.1f s; batches of %u transitions, %u in flight per collector\n",
               config.seconds, kBatchSize, kWindow);
-  std::printf("- stored value: small %.0f B, image %.0f B (proto::Encode(StoredTransition))\n\n",
+  std::printf("- stored value: small %.0f B, image %.0f B (storage/layout.h)\n\n",
               EncodedBytes(Kind::kSmall), EncodedBytes(Kind::kImage));
   std::fflush(stdout);
 
@@ -895,17 +937,22 @@ int Main(int argc, char** argv) {
   std::fflush(stdout);
   for (Kind kind : {Kind::kSmall, Kind::kImage}) {
     if (!wanted("ingest") && !wanted("raw")) break;
+    if (!listed(records, KindName(kind))) continue;
     for (bool sync : {false, true}) {
+      if (!listed(syncs, sync ? "yes" : "no")) continue;
       RawIngestResult raw = MeasureRawIngest(config, kind, sync, 0);
       if (!wanted("ingest")) {  // Only the raw RocksDB rate.
         std::printf("| %s | %s | | | %s | | | | %.2f | | |\n", KindName(kind), sync ? "yes" : "no",
                     Rate(raw.rate).c_str(), raw.cpu_per_mtx);
         continue;
       }
+      bool first = true;
       for (int collectors : {1, 4, 8}) {
+        if (!listed(collector_counts, std::to_string(collectors))) continue;
         // Raw measured right before, as the disk (shared, other writers on it)
         // changes speed over minutes; fsync latency most of all.
-        if (collectors > 1) raw = MeasureRawIngest(config, kind, sync, collectors);
+        if (!first) raw = MeasureRawIngest(config, kind, sync, collectors);
+        first = false;
         IngestResult r = MeasureIngest(config, kind, sync, collectors);
         std::printf("| %s | %s | %d | %s | %s | %.0f %% | %.2f | %.2f | %.2f | %s |\n",
                     KindName(kind), sync ? "yes" : "no", collectors, Rate(r.rate).c_str(),
@@ -937,18 +984,23 @@ int Main(int argc, char** argv) {
   std::printf("\n### Uniform sampling, batches of %u (one client, one request at a time)\n\n",
               kSampleSize);
   std::printf(
-      "| record | stored | storage (transitions/s) | ms per batch | raw MultiGet "
-      "(transitions/s) | ms per batch | storage / raw |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+      "| record | next images | stored | storage (transitions/s) | ms per batch | raw keys per "
+      "MultiGet | raw MultiGet (rows/s) | ms per batch | storage / raw |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (Kind kind : {Kind::kSmall, Kind::kImage}) {
     if (!wanted("sample")) break;
     fs::path& dir = sample_dirs[kind == Kind::kSmall ? 0 : 1];
     if (dir.empty()) dir = MeasureIngest(config, kind, false, 8).data_dir;
-    SampleResult r = MeasureSampling(config, kind, dir);
-    std::printf("| %s | %llu | %s | %.2f | %s | %.2f | %.0f %% |\n", KindName(kind),
-                static_cast<unsigned long long>(r.stored), Rate(r.server_rate).c_str(), r.server_ms,
-                Rate(r.raw_rate).c_str(), r.raw_ms, 100.0 * r.server_rate / r.raw_rate);
-    std::fflush(stdout);
+    for (bool next_images : {true, false}) {
+      if (kind == Kind::kSmall && !next_images) break;  // No images: the same request.
+      SampleResult r = MeasureSampling(config, kind, dir, next_images);
+      std::printf("| %s | %s | %llu | %s | %.2f | %.0f | %s | %.2f | %.0f %% |\n", KindName(kind),
+                  kind == Kind::kSmall ? "n/a" : (next_images ? "yes" : "no"),
+                  static_cast<unsigned long long>(r.stored), Rate(r.server_rate).c_str(),
+                  r.server_ms, r.raw_keys, Rate(r.raw_rate).c_str(), r.raw_ms,
+                  100.0 * r.server_rate / r.raw_rate);
+      std::fflush(stdout);
+    }
   }
 
   // Latency.

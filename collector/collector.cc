@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <string_view>
 #include <thread>
 
 #include "common/metrics.h"
@@ -15,6 +17,29 @@ namespace mbrl::collector {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+namespace {
+
+// FNV-1a: stable across builds and platforms (std::hash is not), so a
+// collector's episodes stay reproducible from its id, seed and incarnation.
+uint64_t IdHash(std::string_view id) {
+  uint64_t h = 14695981039346656037ULL;
+  for (char c : id) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// splitmix64's finaliser over the sum: nearby inputs give unrelated seeds.
+uint64_t MixSeed(uint64_t seed, uint64_t salt) {
+  uint64_t z = seed + salt * 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
 
 struct Collector::Metrics {
   prometheus::Counter* env_steps = nullptr;
@@ -76,7 +101,7 @@ Collector::Collector(CollectorOptions options, envs::Environment* env, Policy* p
 
 Collector::~Collector() = default;
 
-Status Collector::Hello() {
+Status Collector::Hello(const std::function<bool()>& should_stop) {
   auto start = Clock::now();
   milliseconds backoff = options_.backoff_min;
   while (true) {
@@ -101,7 +126,10 @@ Status Collector::Hello() {
     }
     spdlog::warn("collector {}: storage not reachable yet ({}); retrying", options_.id,
                  state.error().reason);
-    std::this_thread::sleep_for(backoff);
+    for (auto until = Clock::now() + backoff; Clock::now() < until;) {
+      if (should_stop()) return MakeError(ErrorCode::kCancelled, "stopped before storage answered");
+      std::this_thread::sleep_for(milliseconds(20));
+    }
     backoff = std::min(backoff * 2, options_.backoff_max);
   }
 }
@@ -217,7 +245,7 @@ Status Collector::Flush(size_t keep_at_most) {
 
 Status Collector::Run(const std::function<bool()>& should_stop,
                       const std::function<void(const EpisodeSummary&)>& on_episode) {
-  if (Status s = Hello(); !s) return s;
+  if (Status s = Hello(should_stop); !s) return s;
   const BoxSpace& space = env_->spec().action;
   const auto period = options_.steps_per_second > 0
                           ? std::chrono::duration<double>(1.0 / options_.steps_per_second)
@@ -226,7 +254,12 @@ Status Collector::Run(const std::function<bool()>& should_stop,
     EpisodeSummary summary;
     summary.index = k;
     summary.episode_id = (incarnation_ << 20) | static_cast<uint64_t>(k);
-    const uint64_t episode_seed = options_.seed * 1000003ULL + incarnation_ * 7919ULL + k;
+    // The collector id is mixed in: collectors started in the same second
+    // (the incarnation is unix seconds) with the same --seed would otherwise
+    // record identical episodes.
+    const uint64_t episode_seed =
+        MixSeed(options_.seed * 1000003ULL + incarnation_ * 7919ULL + static_cast<uint64_t>(k),
+                IdHash(options_.id));
     std::vector<float> observation = env_->Reset(episode_seed);
     policy_->Reset(episode_seed);
     auto episode_start = Clock::now();

@@ -91,7 +91,9 @@ class Collector {
   };
   struct Metrics;
 
-  Status Hello();
+  // Learns the last acknowledged sequence, retrying until storage answers;
+  // kCancelled when `should_stop` turns true first.
+  Status Hello(const std::function<bool()>& should_stop);
   void Seal(const std::function<bool()>& should_stop);
   // Sends what the window allows and takes acknowledgements, waiting at most
   // `wait`. Fails only for non-retryable errors or when giving up.

@@ -22,6 +22,9 @@ void BindEnvironmentVariables(CLI::App& app) {
   for (CLI::Option* option : app.get_options()) {
     const auto& names = option->get_lnames();
     if (names.empty() || names.front() == "help") continue;
+    // MBRL_VERSION is what deployments set to the image's version: it must
+    // not turn every run into a version print, nor pick a model version.
+    if (names.front() == "version") continue;
     option->envname(EnvVarForFlag(names.front()));
   }
   for (CLI::App* sub : app.get_subcommands({})) BindEnvironmentVariables(*sub);

@@ -131,6 +131,11 @@ struct SampleTransitionsRequest {
   std::string env_name;
   uint32_t count = 0;
   uint64_t seed = 0;
+  // Image envs: fill next_images with the image of each row's s' (the image
+  // of the episode's next step, or the next image stored with its last
+  // step); rows whose s' image is not stored yet are not sampled. false:
+  // next_images stays empty (half the reply). Default: true.
+  bool next_images = true;
   bool operator==(const SampleTransitionsRequest&) const = default;
 };
 
@@ -139,6 +144,8 @@ struct SampleSequencesRequest {
   uint32_t count = 0;
   uint32_t length = 0;  // Steps per sequence.
   uint64_t seed = 0;
+  // As in SampleTransitionsRequest. Default: true.
+  bool next_images = true;
   bool operator==(const SampleSequencesRequest&) const = default;
 };
 

@@ -630,6 +630,7 @@ void Write(wire::StorageRequest::Body::Builder body, const StorageRequest& reque
             w.setEnvName(ToText(s.env_name));
             w.setCount(s.count);
             w.setSeed(s.seed);
+            w.setNextImages(s.next_images);
           },
           [&](const SampleSequencesRequest& s) {
             auto w = body.initSampleSequences();
@@ -637,6 +638,7 @@ void Write(wire::StorageRequest::Body::Builder body, const StorageRequest& reque
             w.setCount(s.count);
             w.setLength(s.length);
             w.setSeed(s.seed);
+            w.setNextImages(s.next_images);
           },
           [&](const ReadCursorRequest& c) {
             auto w = body.initReadCursor();
@@ -684,13 +686,14 @@ Result<StorageRequest> Read(wire::StorageRequest::Reader r) {
     }
     case W::SAMPLE_TRANSITIONS: {
       auto s = body.getSampleTransitions();
-      request.body = SampleTransitionsRequest{FromText(s.getEnvName()), s.getCount(), s.getSeed()};
+      request.body = SampleTransitionsRequest{FromText(s.getEnvName()), s.getCount(), s.getSeed(),
+                                              s.getNextImages()};
       break;
     }
     case W::SAMPLE_SEQUENCES: {
       auto s = body.getSampleSequences();
       request.body = SampleSequencesRequest{FromText(s.getEnvName()), s.getCount(), s.getLength(),
-                                            s.getSeed()};
+                                            s.getSeed(), s.getNextImages()};
       break;
     }
     case W::READ_CURSOR: {

@@ -50,6 +50,7 @@ struct StorageRequest {
     envName @0 :Text;  # Environment.
     count @1 :UInt32;  # Transitions wanted.
     seed @2 :UInt64;   # Sampling seed (same seed, same data: same sample).
+    nextImages @3 :Bool = true;  # Fill nextImages (image envs); false: leave it empty.
   }
 
   struct SampleSequences {
@@ -58,6 +59,7 @@ struct StorageRequest {
     count @1 :UInt32;   # Sequences wanted.
     length @2 :UInt32;  # Steps per sequence.
     seed @3 :UInt64;    # Sampling seed.
+    nextImages @4 :Bool = true;  # Fill nextImages (image envs); false: leave it empty.
   }
 
   struct ReadCursor {

@@ -9,52 +9,38 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "proto/codec.h"
+#include "storage/layout.h"
 
 namespace mbrl::storage {
 namespace {
+
+using layout::AppendBigEndian;
+using layout::EpisodeKey;
+using layout::PositionKey;
+using layout::ReadBigEndian;
+using layout::TransitionKey;
 
 constexpr char kNextPositionKey[] = "next_position";
 // Most rows one sample request may ask for (a reply must stay far inside
 // Cap'n Proto's and the client's limits; larger requests are refused).
 constexpr uint64_t kMaxSampleRows = 65536;
+// A sample draws again, at most this many times, for the rows it could not
+// use: evicted meanwhile, or without a known s' image when one is wanted.
+constexpr int kSampleRounds = 8;
+// A cursor read filtered by env skips at most this many runs of other envs
+// per page, so that one page costs bounded work however rare the env is.
+constexpr size_t kMaxSkippedRuns = 16384;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-void AppendBigEndian(std::string& out, uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-uint64_t ReadBigEndian(std::string_view in, size_t offset, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(in[offset + i]);
-  return v;
-}
-
-std::string EpisodeKey(const std::string& collector_id, uint64_t episode_id) {
-  std::string key = collector_id;
-  key.push_back('\0');
-  AppendBigEndian(key, episode_id, 8);
-  return key;
-}
-
-std::string TransitionKey(const std::string& episode_key, uint32_t step) {
-  std::string key = episode_key;
-  AppendBigEndian(key, step, 4);
-  return key;
-}
-
-std::string PositionKey(uint64_t position) {
-  std::string key;
-  AppendBigEndian(key, position, 8);
-  return key;
 }
 
 std::string ModelKey(const std::string& name, uint64_t version) {
@@ -87,6 +73,53 @@ std::string DimsText(const EnvSpec& s) {
          std::to_string(s.image->channels);
   }
   return t;
+}
+
+// ValidateBatch without its CheckShapes, for batches proto's decoder made
+// (it runs CheckShapes on every decode): the same checks otherwise, with the
+// same reasons. CheckShapes builds a string per transition, which made it
+// the largest cost of validating a small batch, twice over.
+Status ValidateDecodedBatch(const TransitionBatch& batch) {
+  auto all_finite = [](const std::vector<float>& v) {
+    return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+  };
+  auto no_nan = [](const std::vector<float>& v) {
+    return std::none_of(v.begin(), v.end(), [](float x) { return std::isnan(x); });
+  };
+  if (batch.collector_id.empty()) return InvalidArgument("batch has an empty collector id");
+  if (batch.env.name.empty()) return InvalidArgument("batch has an empty env name");
+  if (batch.sequence == 0) {
+    return InvalidArgument("batch from " + batch.collector_id +
+                           " has sequence 0; sequences start at 1");
+  }
+  if (batch.transitions.empty()) {
+    return InvalidArgument("batch " + std::to_string(batch.sequence) + " from " +
+                           batch.collector_id + " has no transitions");
+  }
+  if (!no_nan(batch.env.observation.low) || !no_nan(batch.env.observation.high) ||
+      !no_nan(batch.env.action.low) || !no_nan(batch.env.action.high)) {
+    return InvalidArgument("env " + batch.env.name + " has NaN space bounds");
+  }
+  for (size_t i = 0; i < batch.transitions.size(); ++i) {
+    const Transition& t = batch.transitions[i];
+    const char* bad = nullptr;
+    if (!all_finite(t.observation)) {
+      bad = "observation";
+    } else if (!all_finite(t.action)) {
+      bad = "action";
+    } else if (!std::isfinite(t.reward)) {
+      bad = "reward";
+    } else if (!all_finite(t.next_observation)) {
+      bad = "next observation";
+    }
+    if (bad != nullptr) {
+      return InvalidArgument("batch " + std::to_string(batch.sequence) + " from " +
+                             batch.collector_id + ": transition " + std::to_string(i) +
+                             " (episode " + std::to_string(t.episode_id) + ", step " +
+                             std::to_string(t.step) + ") has a non-finite " + bad);
+    }
+  }
+  return OkStatus();
 }
 
 const std::vector<std::string> kColumnFamilies = {"default",    "transitions", "cursor",
@@ -192,8 +225,6 @@ Status ReplayStore::LoadIndex() {
   }
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), episodes_cf_));
-    std::unique_ptr<rocksdb::Iterator> first(
-        db_->NewIterator(rocksdb::ReadOptions(), transitions_cf_));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       auto record = proto::DecodeEpisodeRecord(it->value().ToStringView());
       if (!record) return DataLoss("episode record: " + record.error().reason);
@@ -207,23 +238,44 @@ Status ReplayStore::LoadIndex() {
       meta.start_unix_ms = record->start_unix_ms;
       meta.end_unix_ms = record->end_unix_ms;
       meta.complete = record->complete;
-      first->Seek(meta.key);
-      if (!first->Valid() || !first->key().starts_with(meta.key)) {
-        return DataLoss("episode " + std::to_string(meta.episode_id) + " of " + meta.collector_id +
-                        " has a record but no transitions");
-      }
-      auto t = proto::DecodeStoredTransition(first->value().ToStringView());
-      if (!t) return DataLoss("transition: " + t.error().reason);
-      meta.first_position = t->position;
-      EnvIndex& env = envs_[meta.env_name];
-      env.episode_keys.push_back(meta.key);
-      env.record.transitions += meta.length;
-      env.record.episodes += 1;
-      env.dirty = true;
-      transitions_ += meta.length;
-      episodes_by_age_[meta.first_position] = meta.key;
       episodes_[meta.key] = std::move(meta);
     }
+  }
+  {
+    // The cursor's runs, in position order: each episode's first run gives
+    // its age, and eviction needs every run of an episode.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cursor_cf_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      auto run = layout::ParseCursorRun(it->value().ToStringView());
+      if (key.size() != 8 || !run) {
+        return DataLoss("cursor record " + std::to_string(key.size() == 8 ? ReadBigEndian(key, 0, 8) : 0) +
+                        " does not parse (" + (run ? std::string("bad key") : run.error().reason) +
+                        "); a data directory written before the cursor held runs cannot be read");
+      }
+      const uint64_t position = ReadBigEndian(key, 0, 8);
+      auto meta = episodes_.find(std::string(run->episode_key));
+      if (meta == episodes_.end()) {
+        return DataLoss("cursor run at position " + std::to_string(position) +
+                        " belongs to no stored episode");
+      }
+      if (meta->second.first_position == 0) meta->second.first_position = position;
+      cursor_runs_[meta->first].push_back(position);
+    }
+    if (!it->status().ok()) return DataLoss("cursor scan failed: " + it->status().ToString());
+  }
+  for (auto& [key, meta] : episodes_) {
+    if (meta.first_position == 0) {
+      return DataLoss("episode " + std::to_string(meta.episode_id) + " of " + meta.collector_id +
+                      " has a record but no transitions");
+    }
+    EnvIndex& env = envs_[meta.env_name];
+    env.episode_keys.push_back(key);
+    env.record.transitions += meta.length;
+    env.record.episodes += 1;
+    env.dirty = true;
+    transitions_ += meta.length;
+    episodes_by_age_[meta.first_position] = key;
   }
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), model_meta_cf_));
@@ -265,7 +317,72 @@ EpisodeRecord ReplayStore::ToRecord(const EpisodeMeta& meta) {
   return r;
 }
 
-std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const TransitionBatch*>& batches) {
+
+Result<PreparedBatch> ReplayStore::Prepare(const TransitionBatch& batch,
+                                           const IngestOptions& options) {
+  if (!options.prevalidated) {
+    if (Status s = ValidateCollectorId(batch.collector_id); !s) return std::unexpected(s.error());
+    Status s = options.decoded ? ValidateDecodedBatch(batch) : ValidateBatch(batch);
+    if (!s) return std::unexpected(s.error());
+  }
+  if (batch.env.name.size() > std::numeric_limits<uint16_t>::max()) {
+    return InvalidArgument("env name of " + std::to_string(batch.env.name.size()) +
+                           " bytes is too long");
+  }
+  PreparedBatch prepared;
+  prepared.collector_id = batch.collector_id;
+  prepared.incarnation = batch.incarnation;
+  prepared.sequence = batch.sequence;
+  prepared.env = batch.env;
+  size_t bytes = 0;
+  for (const Transition& t : batch.transitions) {
+    bytes += layout::StoredValueBytes(batch.env.name.size(), t.observation.size(), t.action.size(),
+                                      t.image.size(), t.next_image.size()) -
+             layout::kStampBytes;
+  }
+  if (bytes > std::numeric_limits<uint32_t>::max()) {
+    return InvalidArgument("batch " + std::to_string(batch.sequence) + " from " +
+                           batch.collector_id + " holds " + std::to_string(bytes) +
+                           " bytes; send smaller batches");
+  }
+  prepared.values.reserve(bytes);
+  prepared.steps.reserve(batch.transitions.size());
+  for (const Transition& t : batch.transitions) {
+    layout::AppendUnstampedValue(prepared.values, batch.env.name, batch.incarnation,
+                                 batch.sequence, t);
+    prepared.steps.push_back(PreparedBatch::Step{t.episode_id, t.step, t.reward,
+                                                 t.terminated || t.truncated,
+                                                 static_cast<uint32_t>(prepared.values.size())});
+  }
+  return prepared;
+}
+
+std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const TransitionBatch*>& batches,
+                                              const IngestOptions& options) {
+  std::vector<std::optional<IngestResult>> refused(batches.size());
+  std::vector<PreparedBatch> prepared;
+  prepared.reserve(batches.size());
+  for (size_t i = 0; i < batches.size(); ++i) {
+    auto p = Prepare(*batches[i], options);
+    if (p) {
+      prepared.push_back(std::move(*p));
+    } else {
+      refused[i] = std::unexpected(p.error());
+    }
+  }
+  std::vector<const PreparedBatch*> pointers;
+  for (const PreparedBatch& p : prepared) pointers.push_back(&p);
+  std::vector<IngestResult> written;
+  if (!pointers.empty()) written = IngestPrepared(pointers);
+  std::vector<IngestResult> results;
+  results.reserve(batches.size());
+  size_t next = 0;
+  for (auto& r : refused) results.push_back(r ? std::move(*r) : std::move(written[next++]));
+  return results;
+}
+
+std::vector<IngestResult> ReplayStore::IngestPrepared(
+    const std::vector<const PreparedBatch*>& batches) {
   std::vector<IngestResult> results;
   results.reserve(batches.size());
   if (options_.read_only) {
@@ -280,20 +397,32 @@ std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const Transition
   std::map<std::string, EpisodeMeta> staged_episodes;
   std::map<std::string, EnvRecord> staged_envs;
   std::set<std::string> new_episodes;
+  // The group's cursor runs, put once the group is staged: a run that a
+  // later batch of the group continues at the next position stays one
+  // record.
+  struct PendingRun {
+    uint64_t position = 0;
+    std::string episode_key;
+    uint32_t first_step = 0;
+    uint32_t count = 0;
+    const std::string* env_name = nullptr;  // The batch's, which outlives the call.
+  };
+  std::vector<PendingRun> runs;
+  // Steps [begin, end) of one batch that belong to one episode.
+  struct BatchRun {
+    size_t begin = 0;
+    size_t end = 0;
+    std::string episode_key;
+  };
+  std::vector<BatchRun> batch_runs;
   uint64_t position = next_position_;
   rocksdb::WriteBatch wb;
   std::vector<size_t> accepted;
+  std::string key;
+  char stamp[layout::kStampBytes];
 
   for (size_t b = 0; b < batches.size(); ++b) {
-    const TransitionBatch& batch = *batches[b];
-    if (Status s = ValidateCollectorId(batch.collector_id); !s) {
-      results.push_back(std::unexpected(s.error()));
-      continue;
-    }
-    if (Status s = ValidateBatch(batch); !s) {
-      results.push_back(std::unexpected(s.error()));
-      continue;
-    }
+    const PreparedBatch& batch = *batches[b];
     CollectorState state;
     if (auto it = staged_collectors.find(batch.collector_id); it != staged_collectors.end()) {
       state = it->second;
@@ -314,6 +443,11 @@ std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const Transition
               "; send " + std::to_string(state.last_sequence + 1) + " first"));
       continue;
     }
+    if (batch.steps.empty()) {
+      results.push_back(InvalidArgument("batch " + std::to_string(batch.sequence) + " from " +
+                                        batch.collector_id + " has no transitions"));
+      continue;
+    }
     // The env's shapes never change once known.
     const EnvRecord* known_env = nullptr;
     if (auto it = staged_envs.find(batch.env.name); it != staged_envs.end()) {
@@ -328,78 +462,99 @@ std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const Transition
                                         batch.collector_id + " has " + DimsText(batch.env)));
       continue;
     }
-    // Episodes must continue exactly where they stand.
+    // Episodes must continue exactly where they stand. Consecutive steps of
+    // one episode (usually the whole batch) look their episode up once.
+    batch_runs.clear();
+    for (size_t i = 0; i < batch.steps.size();) {
+      size_t j = i + 1;
+      while (j < batch.steps.size() && batch.steps[j].episode_id == batch.steps[i].episode_id) ++j;
+      batch_runs.push_back(BatchRun{i, j, EpisodeKey(batch.collector_id, batch.steps[i].episode_id)});
+      i = j;
+    }
     std::map<std::string, EpisodeMeta> touched;
     std::string problem;
-    for (const Transition& t : batch.transitions) {
-      std::string key = EpisodeKey(batch.collector_id, t.episode_id);
-      auto found = touched.find(key);
+    for (const BatchRun& run : batch_runs) {
+      auto found = touched.find(run.episode_key);
       if (found == touched.end()) {
         EpisodeMeta meta;
-        if (auto s = staged_episodes.find(key); s != staged_episodes.end()) {
+        if (auto s = staged_episodes.find(run.episode_key); s != staged_episodes.end()) {
           meta = s->second;
-        } else if (auto e = episodes_.find(key); e != episodes_.end()) {
+        } else if (auto e = episodes_.find(run.episode_key); e != episodes_.end()) {
           meta = e->second;
         } else {
-          meta.key = key;
+          meta.key = run.episode_key;
           meta.env_name = batch.env.name;
           meta.collector_id = batch.collector_id;
-          meta.episode_id = t.episode_id;
+          meta.episode_id = batch.steps[run.begin].episode_id;
           meta.first_position = 0;  // Set when its first transition is placed.
           meta.start_unix_ms = now;
         }
-        found = touched.emplace(key, std::move(meta)).first;
+        found = touched.emplace(run.episode_key, std::move(meta)).first;
       }
       EpisodeMeta& meta = found->second;
-      if (meta.env_name != batch.env.name) {
-        problem = "episode " + std::to_string(t.episode_id) + " belongs to env " + meta.env_name;
-        break;
+      for (size_t k = run.begin; k < run.end && problem.empty(); ++k) {
+        const PreparedBatch::Step& t = batch.steps[k];
+        if (meta.env_name != batch.env.name) {
+          problem = "episode " + std::to_string(t.episode_id) + " belongs to env " + meta.env_name;
+        } else if (meta.complete) {
+          problem = "episode " + std::to_string(t.episode_id) + " already ended at step " +
+                    std::to_string(meta.length - 1);
+        } else if (t.step != meta.length) {
+          problem = "episode " + std::to_string(t.episode_id) + " step " + std::to_string(t.step) +
+                    " arrived but the episode holds steps 0.." +
+                    (meta.length == 0 ? std::string("(none)") : std::to_string(meta.length - 1));
+        } else {
+          meta.length += 1;
+          meta.episode_return += t.reward;
+          meta.end_unix_ms = now;
+          meta.complete = t.ends;
+        }
       }
-      if (meta.complete) {
-        problem = "episode " + std::to_string(t.episode_id) + " already ended at step " +
-                  std::to_string(meta.length - 1);
-        break;
-      }
-      if (t.step != meta.length) {
-        problem = "episode " + std::to_string(t.episode_id) + " step " + std::to_string(t.step) +
-                  " arrived but the episode holds steps 0.." +
-                  (meta.length == 0 ? std::string("(none)") : std::to_string(meta.length - 1));
-        break;
-      }
-      meta.length += 1;
-      meta.episode_return += t.reward;
-      meta.end_unix_ms = now;
-      meta.complete = t.terminated || t.truncated;
+      if (!problem.empty()) break;
     }
     if (!problem.empty()) {
       results.push_back(InvalidArgument("batch " + std::to_string(batch.sequence) + " from " +
                                         batch.collector_id + ": " + problem));
       continue;
     }
-    // Accepted: stage its records.
+    // Accepted: stage its records. Each value is the prepared bytes with
+    // the stamp (position, time) put in between, without copying them.
     EnvRecord env = known_env != nullptr ? *known_env : EnvRecord{batch.env, 0, 0};
-    for (const Transition& t : batch.transitions) {
-      std::string episode_key = EpisodeKey(batch.collector_id, t.episode_id);
-      EpisodeMeta& meta = touched[episode_key];
+    size_t value_begin = 0;
+    for (const BatchRun& run : batch_runs) {
+      EpisodeMeta& meta = touched.at(run.episode_key);
       if (meta.first_position == 0) {
         meta.first_position = position;
-        new_episodes.insert(episode_key);
+        new_episodes.insert(run.episode_key);
         env.episodes += 1;
       }
-      StoredTransition stored;
-      stored.position = position;
-      stored.env_name = batch.env.name;
-      stored.collector_id = batch.collector_id;
-      stored.incarnation = batch.incarnation;
-      stored.batch_sequence = batch.sequence;
-      stored.stored_unix_ms = now;
-      stored.transition = t;
-      std::string key = TransitionKey(episode_key, t.step);
-      wb.Put(transitions_cf_, key, proto::Encode(stored));
-      wb.Put(cursor_cf_, PositionKey(position), key);
-      ++position;
+      const uint32_t first_step = batch.steps[run.begin].step;
+      const auto count = static_cast<uint32_t>(run.end - run.begin);
+      PendingRun* last = runs.empty() ? nullptr : &runs.back();
+      if (last != nullptr && last->episode_key == run.episode_key &&
+          last->position + last->count == position && last->first_step + last->count == first_step) {
+        last->count += count;
+      } else {
+        runs.push_back(PendingRun{position, run.episode_key, first_step, count, &batch.env.name});
+      }
+      key = TransitionKey(run.episode_key, first_step);
+      const rocksdb::Slice key_slice(key);
+      for (size_t k = run.begin; k < run.end; ++k) {
+        layout::SetStep(key, batch.steps[k].step);
+        layout::EncodeStamp(stamp, position, now);
+        const char* value = batch.values.data() + value_begin;
+        const size_t value_end = batch.steps[k].value_end;
+        const rocksdb::Slice parts[3] = {
+            rocksdb::Slice(value, layout::kStampOffset),
+            rocksdb::Slice(stamp, layout::kStampBytes),
+            rocksdb::Slice(value + layout::kStampOffset,
+                           value_end - value_begin - layout::kStampOffset)};
+        wb.Put(transitions_cf_, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(parts, 3));
+        value_begin = value_end;
+        ++position;
+      }
     }
-    env.transitions += batch.transitions.size();
+    env.transitions += batch.steps.size();
     staged_envs[batch.env.name] = env;
     for (auto& [k, meta] : touched) staged_episodes[k] = std::move(meta);
     state.last_sequence = batch.sequence;
@@ -408,10 +563,14 @@ std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const Transition
     staged_collectors[batch.collector_id] = state;
     accepted.push_back(results.size());
     results.push_back(Ack{batch.collector_id, batch.sequence, false,
-                          static_cast<uint32_t>(batch.transitions.size())});
+                          static_cast<uint32_t>(batch.steps.size())});
   }
 
   if (accepted.empty()) return results;
+  for (const PendingRun& run : runs) {
+    wb.Put(cursor_cf_, PositionKey(run.position),
+           layout::EncodeCursorRun(run.episode_key, run.first_step, run.count, *run.env_name));
+  }
   for (const auto& [key, meta] : staged_episodes) {
     wb.Put(episodes_cf_, key, proto::Encode(ToRecord(meta)));
   }
@@ -456,6 +615,7 @@ std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const Transition
       from->second = std::min(from->second, index);
       env.dirty = true;
     }
+    for (const PendingRun& run : runs) cursor_runs_[run.episode_key].push_back(run.position);
     for (auto& [name, record] : staged_envs) {
       EnvIndex& env = envs_[name];
       transitions_ += record.transitions - env.record.transitions;
@@ -497,11 +657,9 @@ void ReplayStore::EvictLocked(uint64_t /*now_ms*/) {
   std::map<std::string, EnvRecord> envs;
   for (const std::string& key : victims) {
     const EpisodeMeta& meta = episodes_.at(key);
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions(), transitions_cf_));
-    for (it->Seek(key); it->Valid() && it->key().starts_with(key); it->Next()) {
-      auto t = proto::DecodeStoredTransition(it->value().ToStringView());
-      if (t) wb.Delete(cursor_cf_, PositionKey(t->position));
+    // Its cursor runs are known: nothing is read to find them.
+    if (auto runs = cursor_runs_.find(key); runs != cursor_runs_.end()) {
+      for (uint64_t position : runs->second) wb.Delete(cursor_cf_, PositionKey(position));
     }
     wb.DeleteRange(transitions_cf_, TransitionKey(key, 0), TransitionKey(key, meta.length));
     wb.Delete(episodes_cf_, key);
@@ -526,6 +684,7 @@ void ReplayStore::EvictLocked(uint64_t /*now_ms*/) {
     env.episode_keys.erase(std::find(env.episode_keys.begin(), env.episode_keys.end(), key));
     env.dirty = true;
     episodes_.erase(key);
+    cursor_runs_.erase(key);
   }
   for (auto& [name, record] : envs) envs_[name].record = record;
   for (auto& [name, env] : envs_) {
@@ -552,53 +711,8 @@ CollectorState ReplayStore::GetCollector(const std::string& collector_id) const 
   return state;
 }
 
-Result<std::vector<StoredTransition>> ReplayStore::MultiGetTransitions(
-    const std::vector<std::string>& keys) const {
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs(keys.size(), transitions_cf_);
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> statuses =
-      db_->MultiGet(rocksdb::ReadOptions(), cfs, slices, &values);
-  std::vector<StoredTransition> out;
-  out.reserve(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;  // Evicted meanwhile.
-    if (!statuses[i].ok()) return std::unexpected(FromRocks(statuses[i], "read failed"));
-    auto t = proto::DecodeStoredTransition(values[i]);
-    if (!t) return DataLoss("stored transition does not decode: " + t.error().reason);
-    out.push_back(std::move(*t));
-  }
-  return out;
-}
 
 namespace {
-
-void AppendRow(TransitionSample& sample, const StoredTransition& s) {
-  const Transition& t = s.transition;
-  sample.observations.insert(sample.observations.end(), t.observation.begin(), t.observation.end());
-  sample.actions.insert(sample.actions.end(), t.action.begin(), t.action.end());
-  sample.rewards.push_back(t.reward);
-  sample.next_observations.insert(sample.next_observations.end(), t.next_observation.begin(),
-                                  t.next_observation.end());
-  sample.terminated.push_back(t.terminated);
-  sample.truncated.push_back(t.truncated);
-  sample.episode_ids.push_back(t.episode_id);
-  sample.steps.push_back(t.step);
-  if (sample.image) {
-    const size_t bytes = sample.image->bytes();
-    if (t.image.size() == bytes) {
-      sample.images.insert(sample.images.end(), t.image.begin(), t.image.end());
-    } else {
-      sample.images.resize(sample.images.size() + bytes, 0);
-    }
-    if (t.next_image.size() == bytes) {
-      sample.next_images.insert(sample.next_images.end(), t.next_image.begin(), t.next_image.end());
-    } else {
-      sample.next_images.resize(sample.next_images.size() + bytes, 0);
-    }
-  }
-  sample.count += 1;
-}
 
 TransitionSample EmptySample(const EnvSpec& spec) {
   TransitionSample sample;
@@ -609,7 +723,98 @@ TransitionSample EmptySample(const EnvSpec& spec) {
   return sample;
 }
 
+// Rows are appended one by one: size every column once (images are
+// megabytes per request; regrowing them copied each several times).
+void Reserve(TransitionSample& sample, size_t rows, bool next_images) {
+  sample.observations.reserve(rows * sample.observation_dim);
+  sample.actions.reserve(rows * sample.action_dim);
+  sample.next_observations.reserve(rows * sample.observation_dim);
+  sample.rewards.reserve(rows);
+  sample.terminated.reserve(rows);
+  sample.truncated.reserve(rows);
+  sample.episode_ids.reserve(rows);
+  sample.steps.reserve(rows);
+  if (sample.image) {
+    sample.images.reserve(rows * sample.image->bytes());
+    if (next_images) sample.next_images.reserve(rows * sample.image->bytes());
+  }
+}
+
+void AppendImage(std::vector<uint8_t>& out, std::string_view image, size_t bytes) {
+  if (image.size() == bytes) {
+    const auto* p = reinterpret_cast<const uint8_t*>(image.data());
+    out.insert(out.end(), p, p + bytes);
+  } else {
+    out.resize(out.size() + bytes, 0);  // Stored without an image.
+  }
+}
+
 }  // namespace
+
+Result<uint32_t> ReplayStore::AppendRows(const std::vector<std::string>& keys,
+                                         const std::vector<RowPlan>& plan, uint32_t group,
+                                         bool next_images, TransitionSample& sample) const {
+  const size_t n = keys.size();
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  // Pinned: the values are parsed where they lie, and each byte is copied
+  // once, into the sample.
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db_->MultiGet(rocksdb::ReadOptions(), transitions_cf_, n, slices.data(), values.data(),
+                statuses.data());
+  std::vector<std::optional<layout::StoredValueView>> views(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (statuses[i].IsNotFound()) continue;  // Evicted meanwhile, or not stored yet.
+    if (!statuses[i].ok()) return std::unexpected(FromRocks(statuses[i], "read failed"));
+    auto view = layout::ParseStoredValue(values[i].ToStringView());
+    if (!view) return std::unexpected(view.error());
+    if (view->observation_dim != sample.observation_dim || view->action_dim != sample.action_dim) {
+      return DataLoss("a stored transition of env " + sample.env_name +
+                      " does not have the env's shapes");
+    }
+    views[i] = *view;
+  }
+  const size_t image_bytes = sample.image ? sample.image->bytes() : 0;
+  const bool with_next = next_images && image_bytes > 0;
+  // The s' image of a row, or nullopt when it is not stored.
+  auto next_image_of = [&](const RowPlan& row) -> std::optional<std::string_view> {
+    const layout::StoredValueView& v = *views[row.value];
+    if (v.next_image.size() == image_bytes) return v.next_image;
+    if (row.next != kOwnNextImage && views[row.next]) return views[row.next]->image;
+    return std::nullopt;
+  };
+  uint32_t appended = 0;
+  for (size_t g = 0; g + group <= plan.size(); g += group) {
+    bool whole = true;
+    for (size_t r = g; r < g + group && whole; ++r) {
+      whole = views[plan[r].value].has_value() && (!with_next || next_image_of(plan[r]));
+    }
+    if (!whole) continue;
+    for (size_t r = g; r < g + group; ++r) {
+      const RowPlan& row = plan[r];
+      const layout::StoredValueView& v = *views[row.value];
+      auto key = layout::ParseTransitionKey(keys[row.value]);
+      if (!key) return std::unexpected(key.error());
+      layout::AppendFloats(sample.observations, v.observation, v.observation_dim);
+      layout::AppendFloats(sample.actions, v.action, v.action_dim);
+      sample.rewards.push_back(v.reward);
+      layout::AppendFloats(sample.next_observations, v.next_observation, v.observation_dim);
+      sample.terminated.push_back(v.terminated);
+      sample.truncated.push_back(v.truncated);
+      sample.episode_ids.push_back(key->episode_id);
+      sample.steps.push_back(key->step);
+      if (image_bytes > 0) {
+        AppendImage(sample.images, v.image, image_bytes);
+        // The next step stored without an image gives zeros, as its own row
+        // would in `images`.
+        if (with_next) AppendImage(sample.next_images, *next_image_of(row), image_bytes);
+      }
+      sample.count += 1;
+    }
+    ++appended;
+  }
+  return appended;
+}
 
 Result<TransitionSample> ReplayStore::SampleTransitions(
     const SampleTransitionsRequest& request) const {
@@ -620,9 +825,12 @@ Result<TransitionSample> ReplayStore::SampleTransitions(
   }
   std::mt19937_64 rng(request.seed != 0 ? request.seed : std::random_device{}());
   TransitionSample sample;
+  bool next_images = false;
   std::vector<std::string> keys;
-  for (int round = 0; round < 5 && sample.count < request.count; ++round) {
+  std::vector<RowPlan> plan;
+  for (int round = 0; round < kSampleRounds && sample.count < request.count; ++round) {
     keys.clear();
+    plan.clear();
     {
       std::shared_lock lock(mu_);
       auto it = envs_.find(request.env_name);
@@ -632,21 +840,8 @@ Result<TransitionSample> ReplayStore::SampleTransitions(
       const EnvIndex& env = it->second;
       if (round == 0) {
         sample = EmptySample(env.record.spec);
-        // Rows are appended one by one: size every column once (images are
-        // megabytes per request; regrowing them copied each several times).
-        const size_t rows = request.count;
-        sample.observations.reserve(rows * sample.observation_dim);
-        sample.actions.reserve(rows * sample.action_dim);
-        sample.next_observations.reserve(rows * sample.observation_dim);
-        sample.rewards.reserve(rows);
-        sample.terminated.reserve(rows);
-        sample.truncated.reserve(rows);
-        sample.episode_ids.reserve(rows);
-        sample.steps.reserve(rows);
-        if (sample.image) {
-          sample.images.reserve(rows * sample.image->bytes());
-          sample.next_images.reserve(rows * sample.image->bytes());
-        }
+        next_images = request.next_images && sample.image.has_value();
+        Reserve(sample, request.count, next_images);
       }
       const uint64_t total = env.cumulative.back();
       std::uniform_int_distribution<uint64_t> pick(0, total - 1);
@@ -655,14 +850,27 @@ Result<TransitionSample> ReplayStore::SampleTransitions(
         size_t e = std::upper_bound(env.cumulative.begin(), env.cumulative.end(), r) -
                    env.cumulative.begin();
         uint64_t before = e == 0 ? 0 : env.cumulative[e - 1];
-        keys.push_back(TransitionKey(env.episode_keys[e], static_cast<uint32_t>(r - before)));
+        const std::string& episode_key = env.episode_keys[e];
+        const auto step = static_cast<uint32_t>(r - before);
+        RowPlan row{static_cast<uint32_t>(keys.size()), kOwnNextImage};
+        keys.push_back(TransitionKey(episode_key, step));
+        // s' is the next step's image when that step is stored; an
+        // episode's newest step can only have it stored with itself.
+        if (next_images && step + 1 < episodes_.at(episode_key).length) {
+          row.next = static_cast<uint32_t>(keys.size());
+          keys.push_back(TransitionKey(episode_key, step + 1));
+        }
+        plan.push_back(row);
       }
     }
-    auto rows = MultiGetTransitions(keys);
-    if (!rows) return std::unexpected(rows.error());
-    for (const auto& row : *rows) AppendRow(sample, row);
+    auto appended = AppendRows(keys, plan, 1, next_images, sample);
+    if (!appended) return std::unexpected(appended.error());
   }
   if (sample.count < request.count) {
+    if (next_images && sample.count == 0) {
+      return NotFound("no stored transition of env '" + request.env_name +
+                      "' has the image of its next state yet (ask without next images)");
+    }
     return Unavailable("episodes were evicted while sampling; retry");
   }
   return sample;
@@ -676,97 +884,169 @@ Result<SequenceSample> ReplayStore::SampleSequences(const SampleSequencesRequest
     return InvalidArgument("at most " + std::to_string(kMaxSampleRows) +
                            " steps (count x length) per sample; ask in several requests");
   }
+  const uint32_t length = request.length;
   std::mt19937_64 rng(request.seed != 0 ? request.seed : std::random_device{}());
   SequenceSample out;
-  out.length = request.length;
+  out.length = length;
+  bool next_images = false;
+  uint32_t windows = 0;
   std::vector<std::string> keys;
-  {
-    std::shared_lock lock(mu_);
-    auto it = envs_.find(request.env_name);
-    if (it == envs_.end()) {
-      return NotFound("no transitions of env '" + request.env_name + "' are stored");
-    }
-    const EnvIndex& env = it->second;
-    out.steps = EmptySample(env.record.spec);
-    // Weight each episode by the number of windows of `length` it holds.
-    std::vector<uint64_t> cumulative;
-    std::vector<const EpisodeMeta*> metas;
-    uint64_t sum = 0;
-    for (const std::string& key : env.episode_keys) {
-      const EpisodeMeta& meta = episodes_.at(key);
-      if (meta.length < request.length) continue;
-      sum += meta.length - request.length + 1;
-      cumulative.push_back(sum);
-      metas.push_back(&meta);
-    }
-    if (sum == 0) {
-      return NotFound("no episode of env '" + request.env_name + "' holds " +
-                      std::to_string(request.length) + " steps yet");
-    }
-    std::uniform_int_distribution<uint64_t> pick(0, sum - 1);
-    for (uint32_t i = 0; i < request.count; ++i) {
-      uint64_t r = pick(rng);
-      size_t e = std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin();
-      uint64_t start = r - (e == 0 ? 0 : cumulative[e - 1]);
-      for (uint32_t j = 0; j < request.length; ++j) {
-        keys.push_back(TransitionKey(metas[e]->key, static_cast<uint32_t>(start + j)));
+  std::vector<RowPlan> plan;
+  for (int round = 0; round < kSampleRounds && windows < request.count; ++round) {
+    keys.clear();
+    plan.clear();
+    {
+      std::shared_lock lock(mu_);
+      auto it = envs_.find(request.env_name);
+      if (it == envs_.end()) {
+        return NotFound("no transitions of env '" + request.env_name + "' are stored");
+      }
+      const EnvIndex& env = it->second;
+      if (round == 0) {
+        out.steps = EmptySample(env.record.spec);
+        next_images = request.next_images && out.steps.image.has_value();
+        Reserve(out.steps, size_t{request.count} * length, next_images);
+      }
+      // Weight each episode by the number of windows of `length` it holds.
+      std::vector<uint64_t> cumulative;
+      std::vector<const EpisodeMeta*> metas;
+      uint64_t sum = 0;
+      for (const std::string& key : env.episode_keys) {
+        const EpisodeMeta& meta = episodes_.at(key);
+        if (meta.length < length) continue;
+        sum += meta.length - length + 1;
+        cumulative.push_back(sum);
+        metas.push_back(&meta);
+      }
+      if (sum == 0) {
+        return NotFound("no episode of env '" + request.env_name + "' holds " +
+                        std::to_string(length) + " steps yet");
+      }
+      std::uniform_int_distribution<uint64_t> pick(0, sum - 1);
+      for (uint32_t i = windows; i < request.count; ++i) {
+        uint64_t r = pick(rng);
+        size_t e = std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin();
+        const auto start = static_cast<uint32_t>(r - (e == 0 ? 0 : cumulative[e - 1]));
+        const EpisodeMeta& meta = *metas[e];
+        for (uint32_t j = 0; j < length; ++j) {
+          RowPlan row{static_cast<uint32_t>(keys.size()), kOwnNextImage};
+          keys.push_back(TransitionKey(meta.key, start + j));
+          if (next_images && j + 1 < length) {
+            row.next = row.value + 1;  // The window's next row.
+          } else if (next_images && start + length < meta.length) {
+            row.next = static_cast<uint32_t>(keys.size());
+            keys.push_back(TransitionKey(meta.key, start + length));
+          }
+          plan.push_back(row);
+        }
       }
     }
+    auto appended = AppendRows(keys, plan, length, next_images, out.steps);
+    if (!appended) return std::unexpected(appended.error());
+    windows += *appended;
   }
-  auto rows = MultiGetTransitions(keys);
-  if (!rows) return std::unexpected(rows.error());
-  if (rows->size() != keys.size())
+  if (windows < request.count) {
+    if (next_images && windows == 0) {
+      return NotFound("no window of " + std::to_string(length) + " steps of env '" +
+                      request.env_name +
+                      "' has the image of its last next state yet (ask without next images)");
+    }
     return Unavailable("episodes were evicted while sampling; retry");
-  for (const auto& row : *rows) AppendRow(out.steps, row);
+  }
   return out;
 }
 
 Result<CursorPage> ReplayStore::ReadCursor(const ReadCursorRequest& request) const {
   const uint32_t max_items = request.max_items == 0 ? 1024 : std::min(request.max_items, 65536u);
   const uint64_t max_bytes = request.max_bytes == 0 ? (uint64_t{8} << 20) : request.max_bytes;
+  // Expected bytes of a row per env, to size the read before it is made.
+  std::map<std::string, uint64_t, std::less<>> row_bytes;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [name, env] : envs_) {
+      const EnvSpec& spec = env.record.spec;
+      row_bytes[name] = 64 + 4 * (2 * spec.observation.dim() + spec.action.dim()) +
+                        (spec.image ? spec.image->bytes() : 0);
+    }
+  }
   CursorPage page;
-  uint64_t from = std::max<uint64_t>(request.from_position, 1);
+  const uint64_t from = std::max<uint64_t>(request.from_position, 1);
+  page.next_position = from;
+  page.end = true;
   std::vector<std::string> keys;
   std::vector<uint64_t> positions;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cursor_cf_));
-  it->Seek(PositionKey(from));
+  // The run holding `from` may start before it.
+  it->SeekForPrev(PositionKey(from));
+  if (!it->Valid()) it->Seek(PositionKey(from));
   uint64_t bytes = 0;
-  page.next_position = from;
-  page.end = true;
-  while (it->Valid()) {
-    if (keys.size() >= max_items || bytes >= max_bytes) {
-      page.end = false;
-      break;
+  size_t skipped_runs = 0;
+  for (; it->Valid() && page.end; it->Next()) {
+    const std::string_view run_key = it->key().ToStringView();
+    auto run = layout::ParseCursorRun(it->value().ToStringView());
+    if (run_key.size() != 8 || !run) {
+      return DataLoss("cursor record does not parse: " +
+                      (run ? std::string("bad key") : run.error().reason));
     }
-    uint64_t position = ReadBigEndian(it->key().ToStringView(), 0, 8);
-    keys.push_back(it->value().ToString());
-    positions.push_back(position);
-    page.next_position = position + 1;
-    it->Next();
-    bytes += 256;  // Estimate before reading; corrected below.
+    const uint64_t start = ReadBigEndian(run_key, 0, 8);
+    const uint64_t end = start + run->count;
+    if (end <= from) continue;  // The run before `from` ends before it.
+    const uint64_t first = std::max(start, from);
+    if (!request.env_name.empty() && run->env_name != request.env_name) {
+      if (skipped_runs++ >= kMaxSkippedRuns) {
+        page.end = false;
+        break;
+      }
+      page.next_position = end;
+      continue;
+    }
+    auto estimate = row_bytes.find(run->env_name);
+    const uint64_t row_estimate = estimate == row_bytes.end() ? 256 : estimate->second;
+    std::string key = TransitionKey(run->episode_key, run->first_step);
+    for (uint64_t p = first; p < end; ++p) {
+      if (keys.size() >= max_items || bytes >= max_bytes) {
+        page.end = false;
+        break;
+      }
+      layout::SetStep(key, run->first_step + static_cast<uint32_t>(p - start));
+      keys.push_back(key);
+      positions.push_back(p);
+      page.next_position = p + 1;
+      bytes += row_estimate;
+    }
   }
   if (!it->status().ok()) return std::unexpected(FromRocks(it->status(), "cursor read failed"));
-  auto rows = MultiGetTransitions(keys);
-  if (!rows) return std::unexpected(rows.error());
+  const size_t n = keys.size();
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db_->MultiGet(rocksdb::ReadOptions(), transitions_cf_, n, slices.data(), values.data(),
+                statuses.data());
   // Cut the page at max_bytes by the rows' real size (at least one row, so a
   // reader always moves on); the rest is read from next_position.
   uint64_t used = 0;
-  for (auto& row : *rows) {
-    if (!request.env_name.empty() && row.env_name != request.env_name) continue;
-    const Transition& t = row.transition;
+  for (size_t i = 0; i < n; ++i) {
+    if (statuses[i].IsNotFound()) continue;  // Evicted meanwhile.
+    if (!statuses[i].ok()) return std::unexpected(FromRocks(statuses[i], "cursor read failed"));
+    auto row = layout::DecodeStoredTransition(keys[i], values[i].ToStringView());
+    if (!row) return std::unexpected(row.error());
+    if (row->position != positions[i]) {
+      return DataLoss("cursor position " + std::to_string(positions[i]) +
+                      " leads to a transition stored at position " +
+                      std::to_string(row->position));
+    }
+    const Transition& t = row->transition;
     const uint64_t size = 64 +
                           4 * (t.observation.size() + t.action.size() + t.next_observation.size()) +
                           t.image.size() + t.next_image.size();
     if (!page.items.empty() && used + size > max_bytes) {
-      page.next_position = row.position;
+      page.next_position = row->position;
       page.end = false;
       break;
     }
     used += size;
-    page.items.push_back(std::move(row));
+    page.items.push_back(std::move(*row));
   }
-  std::sort(page.items.begin(), page.items.end(),
-            [](const auto& a, const auto& b) { return a.position < b.position; });
   return page;
 }
 

@@ -2,10 +2,13 @@
 // kind of record. This layer knows nothing of sockets; storage/server.h puts
 // it on the network.
 //
-// Layout (column family: key -> value):
-//   transitions: collector_id '\0' episode_id(be64) step(be32) -> StoredTransition
-//                (an episode is one contiguous key range)
-//   cursor:      position(be64) -> transitions key   (insertion order)
+// Layout (column family: key -> value; storage/layout.h has the bytes):
+//   transitions: collector_id '\0' episode_id(be64) step(be32) -> transition
+//                (flat little-endian value; an episode is one contiguous
+//                key range)
+//   cursor:      position(be64) -> run: first transitions key, count, env
+//                (insertion order; one record per run of consecutive steps
+//                of one episode, not one per transition)
 //   episodes:    collector_id '\0' episode_id(be64) -> EpisodeRecord
 //   collectors:  collector_id -> CollectorState      (last acknowledged batch)
 //   envs:        env name -> EnvRecord
@@ -13,9 +16,9 @@
 //   model_data:  name '\0' version(be64) chunk(be32) -> bytes of the weights
 //   default:     "next_position" -> be64
 //
-// Threading: Ingest, PutModel and Evict must be called from one thread (the
-// writer). Every read method may be called concurrently from any number of
-// threads, also while the writer writes.
+// Threading: Ingest, IngestPrepared, PutModel and Checkpoint must be called
+// from one thread (the writer). Prepare and every read method may be called
+// concurrently from any number of threads, also while the writer writes.
 #pragma once
 
 #include <atomic>
@@ -59,6 +62,41 @@ struct ReplayStoreOptions {
 // Outcome of one batch inside a group commit.
 using IngestResult = Result<Ack>;
 
+// Per-call options of Prepare and Ingest: what the caller has already
+// checked, so that it is not checked twice.
+struct IngestOptions {
+  // The caller has run ValidateCollectorId and ValidateBatch on every
+  // batch: nothing is checked again. A batch that was not checked is then
+  // stored as it is, NaNs included. Default: false.
+  bool prevalidated = false;
+  // The batches come from proto's decoder, which runs CheckShapes on every
+  // decode (the server's case): the rest of ValidateBatch and
+  // ValidateCollectorId run, with the same reasons, but not CheckShapes
+  // again. Ignored when prevalidated. Default: false.
+  bool decoded = false;
+};
+
+// A validated batch in the form the writer stores it: its transitions
+// already encoded as stored values, less the position and time only the
+// writer knows. Made by ReplayStore::Prepare on any thread (the server's
+// front thread), so the serial writer does not encode and does not free the
+// decoded batch. Immutable once made.
+struct PreparedBatch {
+  struct Step {
+    uint64_t episode_id = 0;
+    uint32_t step = 0;
+    float reward = 0.0f;
+    bool ends = false;       // Terminated or truncated.
+    uint32_t value_end = 0;  // End of its unstamped value in `values`.
+  };
+  std::string collector_id;
+  uint64_t incarnation = 0;
+  uint64_t sequence = 0;
+  EnvSpec env;
+  std::vector<Step> steps;  // In batch order.
+  std::string values;       // layout::AppendUnstampedValue of each step, back to back.
+};
+
 class ReplayStore {
  public:
   // Opens (creating if needed) the store at `path` and rebuilds the in-memory
@@ -68,16 +106,32 @@ class ReplayStore {
                                                    const ReplayStoreOptions& options);
   ~ReplayStore();
 
+  // --- any thread ---
+
+  // Checks `batch` (as far as `options` leave anything to check) and
+  // encodes it for IngestPrepared. kInvalidArgument with the reason when the
+  // batch is malformed (see ValidateBatch and ValidateCollectorId). Touches
+  // no store state.
+  static Result<PreparedBatch> Prepare(const TransitionBatch& batch,
+                                       const IngestOptions& options = {});
+
   // --- writer thread ---
 
-  // Validates and writes `batches` with one RocksDB WriteBatch (one fsync
-  // when options.sync), then updates the index. Returns one result per batch,
-  // in order. A batch already stored (same collector, sequence <= last
+  // Writes `batches` with one RocksDB WriteBatch (one fsync when
+  // options.sync), then updates the index. Returns one result per batch, in
+  // order. A batch already stored (same collector, sequence <= last
   // acknowledged) is acknowledged with duplicate=true and not written again.
   // A batch whose sequence skips ahead is kFailedPrecondition (the collector
-  // must resend the missing ones first). A RocksDB write error fails every
-  // batch of the group with kUnavailable; nothing is acknowledged.
-  std::vector<IngestResult> Ingest(const std::vector<const TransitionBatch*>& batches);
+  // must resend the missing ones first). A batch that does not continue its
+  // episodes exactly where they stand, or whose env shapes disagree with the
+  // stored env, is kInvalidArgument. A RocksDB write error fails every batch
+  // of the group with kUnavailable; nothing is acknowledged.
+  std::vector<IngestResult> IngestPrepared(const std::vector<const PreparedBatch*>& batches);
+  // The same for decoded batches: Prepare (with `options`), then
+  // IngestPrepared. A batch Prepare refuses gets its error; the others are
+  // written together.
+  std::vector<IngestResult> Ingest(const std::vector<const TransitionBatch*>& batches,
+                                   const IngestOptions& options = {});
 
   // Stores a complete model version (already encoded ModelWeights bytes).
   // kAlreadyExists unless version > the latest stored version of `name`.
@@ -90,8 +144,21 @@ class ReplayStore {
   // --- any thread ---
 
   CollectorState GetCollector(const std::string& collector_id) const;
+  // Uniform over stored transitions. With request.next_images (the default)
+  // and an env with images, next_images holds each row's s' image: the
+  // image of step+1 of the same episode, or the next image stored with the
+  // row itself (an episode's last step). A row whose s' image is not stored
+  // (the newest step of an episode in progress) is not sampled then, so the
+  // sample is uniform over the rows whose s' image is known. kNotFound when
+  // the env has no such row; kUnavailable when evictions kept the sample
+  // short (retry).
   Result<TransitionSample> SampleTransitions(const SampleTransitionsRequest& request) const;
+  // Windows of request.length consecutive steps of one episode; next images
+  // as in SampleTransitions (a window is sampled only when the s' image of
+  // its last step is known).
   Result<SequenceSample> SampleSequences(const SampleSequencesRequest& request) const;
+  // Everything stored at or after request.from_position, in position order;
+  // at most max_items rows and about max_bytes (at least one row).
   Result<CursorPage> ReadCursor(const ReadCursorRequest& request) const;
   EpisodeList ListEpisodes(const ListEpisodesRequest& request) const;
   StorageInfo Info() const;
@@ -128,11 +195,27 @@ class ReplayStore {
     mutable bool dirty = true;
   };
 
+  // Rows to read for a sample: `keys` go to one MultiGet; each row names
+  // its key and where its s' image comes from.
+  struct RowPlan {
+    uint32_t value = 0;  // Index of the row's key.
+    // Index of the key whose image is the row's s' image; kOwnNextImage:
+    // the next image stored with the row (an episode's newest step).
+    uint32_t next = 0;
+  };
+  static constexpr uint32_t kOwnNextImage = UINT32_MAX;
+
   ReplayStore() = default;
   Status LoadIndex();
   void EvictLocked(uint64_t now_ms);
-  Result<std::vector<StoredTransition>> MultiGetTransitions(
-      const std::vector<std::string>& keys) const;
+  // Reads `keys` and appends the rows of `plan` to `sample`, `group` rows at
+  // a time: a group is appended whole or not at all (its transitions were
+  // evicted meanwhile, or next images are wanted and one is unknown).
+  // Returns the number of groups appended; kDataLoss when a value does not
+  // parse, kUnavailable when RocksDB fails.
+  Result<uint32_t> AppendRows(const std::vector<std::string>& keys,
+                              const std::vector<RowPlan>& plan, uint32_t group, bool next_images,
+                              TransitionSample& sample) const;
   static EpisodeRecord ToRecord(const EpisodeMeta& meta);
 
   ReplayStoreOptions options_;
@@ -151,6 +234,8 @@ class ReplayStore {
   // while it applies a committed group).
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, EpisodeMeta> episodes_;
+  // Episode key -> first positions of its cursor runs (eviction deletes them).
+  std::unordered_map<std::string, std::vector<uint64_t>> cursor_runs_;
   std::map<uint64_t, std::string> episodes_by_age_;  // first_position -> key.
   std::map<std::string, EnvIndex> envs_;
   std::map<std::string, CollectorState> collectors_;

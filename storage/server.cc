@@ -8,8 +8,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 #include <map>
+#include <optional>
 #include <variant>
 #include <zmq.hpp>
 
@@ -37,6 +39,9 @@ struct Job {
   Peer peer;
   StorageRequest request;
   Clock::time_point received;
+  // A transition batch, validated and encoded by the front thread; the
+  // decoded batch in `request` is emptied then.
+  std::optional<PreparedBatch> batch;
 };
 
 // A reply travelling from a worker thread to the front thread. An empty
@@ -46,13 +51,12 @@ struct OutFrame {
   std::string payload;
 };
 
-std::string RequestType(const StorageRequest& r) {
-  static const char* kNames[] = {
-      "put_batch",     "hello", "sample_transitions", "sample_sequences", "read_cursor",
-      "list_episodes", "info",  "put_model",          "get_model",        "list_models",
-      "checkpoint"};
-  return kNames[r.body.index()];
-}
+// Label values of requests{type}, in the order of StorageRequest::body.
+constexpr const char* kRequestTypes[] = {
+    "put_batch",     "hello", "sample_transitions", "sample_sequences", "read_cursor",
+    "list_episodes", "info",  "put_model",          "get_model",        "list_models",
+    "checkpoint"};
+static_assert(std::size(kRequestTypes) == std::variant_size_v<decltype(StorageRequest::body)>);
 
 }  // namespace
 
@@ -82,6 +86,9 @@ struct StorageServer::Impl {
 
   // Metrics.
   prometheus::Family<prometheus::Counter>* requests = nullptr;
+  // requests{type} by StorageRequest::body index: looked up once, not per
+  // request.
+  std::vector<prometheus::Counter*> requests_by_type;
   prometheus::Family<prometheus::Counter>* rejected = nullptr;
   prometheus::Counter* messages_in = nullptr;
   prometheus::Counter* messages_out = nullptr;
@@ -137,6 +144,9 @@ void StorageServer::Impl::RegisterMetrics() {
                   .Name("mbrl_storage_rejected_total")
                   .Help("Requests rejected, by reason.")
                   .Register(*registry);
+  for (size_t i = 0; i < std::variant_size_v<decltype(StorageRequest::body)>; ++i) {
+    requests_by_type.push_back(&requests->Add({{"type", kRequestTypes[i]}}));
+  }
   for (const char* reason : {"too_large", "malformed", "invalid", "unknown_request", "bad_framing",
                              "busy", "out_of_order", "write_error", "not_found"}) {
     rejected->Add({{"reason", reason}});
@@ -195,8 +205,12 @@ void StorageServer::Impl::Push(zmq::socket_t& push, const Peer& peer, const Stor
   std::vector<zmq::message_t> frames;
   frames.emplace_back(peer.identity.data(), peer.identity.size());
   frames.emplace_back(peer.req_style ? "1" : "0", 1);
-  std::string payload = proto::Encode(reply);
-  frames.emplace_back(payload.data(), payload.size());
+  // The encoded reply (megabytes for a sample with images) becomes the
+  // frame as it is: ZeroMQ frees it once sent, nothing copies it.
+  auto* payload = new std::string(proto::Encode(reply));
+  frames.emplace_back(
+      payload->data(), payload->size(),
+      [](void* /*data*/, void* hint) { delete static_cast<std::string*>(hint); }, payload);
   SendMultipart(push, frames, milliseconds(10000));
 }
 
@@ -273,19 +287,22 @@ void StorageServer::Impl::HandleRequest(zmq::socket_t& router,
     Reject(peer, 0, LabelFor(decoded.error()), decoded.error(), router);
     return;
   }
-  Job job{peer, std::move(*decoded), Clock::now()};
-  requests->Add({{"type", RequestType(job.request)}}).Increment();
+  Job job{peer, std::move(*decoded), Clock::now(), std::nullopt};
+  requests_by_type[job.request.body.index()]->Increment();
   const uint64_t id = job.request.request_id;
 
   if (auto* batch = std::get_if<TransitionBatch>(&job.request.body)) {
-    if (Status s = ValidateCollectorId(batch->collector_id); !s) {
-      Reject(peer, id, "invalid", s.error(), router);
+    // Checked here, once: the decoder has checked the shapes, Prepare
+    // checks the rest (IngestPrepared checks nothing again). Encoding here
+    // keeps it off the writer, the one serial stage of ingest, and the
+    // decoded batch is freed by the thread that allocated it.
+    auto prepared = ReplayStore::Prepare(*batch, IngestOptions{.decoded = true});
+    if (!prepared) {
+      Reject(peer, id, "invalid", prepared.error(), router);
       return;
     }
-    if (Status s = ValidateBatch(*batch); !s) {
-      Reject(peer, id, "invalid", s.error(), router);
-      return;
-    }
+    job.batch = std::move(*prepared);
+    std::vector<Transition>().swap(batch->transitions);
   }
   const bool is_write = std::holds_alternative<TransitionBatch>(job.request.body) ||
                         std::holds_alternative<ModelChunk>(job.request.body) ||
@@ -358,11 +375,16 @@ void StorageServer::Impl::FrontLoop(zmq::socket_t router, zmq::socket_t pub, zmq
                                {pull.handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 2, milliseconds(50));
     if (accept && (items[0].revents & ZMQ_POLLIN)) {
-      // Take a bounded number so replies are not starved.
+      // Take a bounded number so replies are not starved, and after each
+      // request hand on the replies that are ready: an acknowledgement then
+      // leaves as soon as the writer has made it, not after a burst of
+      // requests, and a collector with a window of batches in flight sends
+      // its next batch that much sooner.
       for (int i = 0; i < 64; ++i) {
         auto frames = RecvMultipart(router, milliseconds(0));
         if (!frames) break;
         HandleRequest(router, *frames);
+        ForwardFromWorkers(pull, router, pub, 256);
       }
     }
     if (items[1].revents & ZMQ_POLLIN) ForwardFromWorkers(pull, router, pub, 256);
@@ -486,17 +508,17 @@ void StorageServer::Impl::WriterLoop() {
       group.push_back(std::move(*more));
     }
     // Batches are committed together; other jobs run in arrival order after.
-    std::vector<const TransitionBatch*> batches;
+    std::vector<const PreparedBatch*> batches;
     std::vector<size_t> batch_jobs;
     for (size_t i = 0; i < group.size(); ++i) {
-      if (auto* b = std::get_if<TransitionBatch>(&group[i].request.body)) {
-        batches.push_back(b);
+      if (group[i].batch) {
+        batches.push_back(&*group[i].batch);
         batch_jobs.push_back(i);
       }
     }
     if (!batches.empty()) {
       auto t0 = Clock::now();
-      std::vector<IngestResult> results = store->Ingest(batches);
+      std::vector<IngestResult> results = store->IngestPrepared(batches);
       commit_latency->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
       group_size->Observe(static_cast<double>(batches.size()));
       for (size_t k = 0; k < results.size(); ++k) {
@@ -522,7 +544,7 @@ void StorageServer::Impl::WriterLoop() {
       }
     }
     for (Job& job : group) {
-      if (std::holds_alternative<TransitionBatch>(job.request.body)) continue;
+      if (job.batch) continue;
       StorageReply reply;
       reply.request_id = job.request.request_id;
       if (std::holds_alternative<ModelChunk>(job.request.body)) {

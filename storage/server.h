@@ -4,7 +4,9 @@
 //   front thread  owns the ROUTER (requests in, replies out), the PUB
 //                 (model announcements) and an inproc PULL that collects
 //                 replies from the others. It validates every message
-//                 (size, schema, shapes, NaN/Inf) before queueing it, and
+//                 (size, schema, shapes, NaN/Inf) before queueing it,
+//                 encodes transition batches for the store
+//                 (ReplayStore::Prepare, so the writer does not), and
 //                 answers cheap requests (hello, info) itself.
 //   writer thread pops write jobs (batches, model chunks, checkpoints) from
 //                 a bounded queue, group-commits every batch that is waiting

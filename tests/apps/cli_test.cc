@@ -73,7 +73,8 @@ TEST(Cli, UnreadableConfigIsUsageError) {
 
 TEST(Cli, HelpWorksForEverySubcommand) {
   for (const char* sub :
-       {"local", "storage", "learner", "broker", "planner", "collector", "inspect", "envs"}) {
+       {"local", "storage", "learner", "broker", "planner", "collector", "inspect", "envs",
+        "export-model"}) {
     auto r = RunProcess({MBRL_BINARY, sub, "--help"});
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
@@ -154,6 +155,29 @@ TEST(Cli, LocalContinuesFromTheSameDataDirectory) {
   EXPECT_EQ(info["collectors"][0]["id"], "local-0");
   EXPECT_GT(info["collectors"][0]["last_sequence"].get<int>(), 0);
   EXPECT_TRUE(info["models"].is_array());
+}
+
+TEST(Cli, VersionEnvironmentVariableIsNotTheVersionFlag) {
+  auto r = RunProcess({MBRL_BINARY, "envs"}, {{"MBRL_VERSION", "0.1.0"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("pendulum_swingup"), std::string::npos) << r.out;
+}
+
+TEST(Cli, CollectorStopsOnSigtermWhileStorageIsUnreachable) {
+  TempDir dir;
+  // Port 1 on loopback: nothing listens, the collector keeps retrying.
+  testing::ChildProcess child({MBRL_BINARY, "collector", "--storage", "tcp://127.0.0.1:1",
+                               "--env", "pendulum_swingup", "--id", "c1"},
+                              dir.path());
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return child.Stderr().find("not reachable") != std::string::npos; },
+      std::chrono::seconds(30)))
+      << child.Stderr();
+  child.Signal(SIGTERM);
+  bool timed_out = false;
+  int code = child.Wait(std::chrono::seconds(15), &timed_out);
+  ASSERT_FALSE(timed_out);
+  EXPECT_EQ(code, 0) << child.Stderr();
 }
 
 TEST(Cli, InspectOfMissingDirectoryIsUsageError) {
