@@ -9,6 +9,7 @@
 #include "common/metrics.h"
 #include "common/shutdown.h"
 #include "envs/environment.h"
+#include "models/ensemble_dynamics.h"
 #include "planner_workers/dynamics_source.h"
 #include "planner_workers/planner_options.h"
 #include "planner_workers/planner_registry.h"
@@ -19,10 +20,17 @@ namespace mbrl::app {
 namespace {
 
 // The hook for learned dynamics: builds a planning model from registry
-// weights (the LibTorch ensemble of models/ goes here). Empty in this build,
-// so a `--dynamics learned` worker notices new models but keeps answering
-// "no model yet".
-planner_workers::DynamicsFactory LearnedDynamicsFactory() { return {}; }
+// weights, the probabilistic ensemble of models/ with PETS's TS∞ particles
+// and one torch thread per rollout thread (the worker's --threads are its
+// rollout threads; OpenBLAS threads the GEMMs itself).
+planner_workers::DynamicsFactory LearnedDynamicsFactory() {
+  models::EnsembleDynamicsOptions options;
+  options.propagation = models::Propagation::kTsInf;
+  options.threads = 1;
+  return [options](const ModelWeights& weights) {
+    return models::MakeEnsembleDynamics(weights, options);
+  };
+}
 
 }  // namespace
 

@@ -2,8 +2,11 @@
 # Builds and runs the storage benchmark; the markdown report goes to stdout
 # (and to FILE with --out FILE). Other flags go to storage_bench:
 #   --seconds S   length of each measurement (default 2)
-#   --only LIST   ingest,prefilled,sample,latency (default: all)
+#   --only LIST   raw,ingest,prefilled,sample,latency (default: all)
+#   --records small,image  --sync no,yes  --collectors 1,4,8   ingest rows (default: all)
 #   --dir DIR     keep the RocksDB directories there (default: a temp dir, removed)
+#   --mbrl PATH   measure another mbrl binary (with --legacy-values for one built
+#                 before storage/layout.h, so that raw writes that build's records)
 # Environment: BUILD_DIR (default: build), JOBS (default: 2).
 set -euo pipefail
 

@@ -20,14 +20,18 @@
 //   storage_bench [--seconds S] [--dir DIR] [--mbrl PATH]
 //                 [--only raw,ingest,prefilled,sample,latency]
 //                 [--records small,image] [--sync no,yes] [--collectors 1,4,8]
+//                 [--legacy-values]   (raw writes the values of builds before
+//                                      storage/layout.h, to measure one with --mbrl)
 // For profiling:
 //   storage_bench --sampler ENDPOINT ENV SECONDS   sample batches of 256 over the wire
 //   storage_bench --breakdown DIR ENV              time store / encode / decode of a sample
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <signal.h>
 #include <spawn.h>
@@ -412,7 +416,17 @@ struct Config {
   std::string mbrl;
   fs::path dir;
   double seconds = 2.0;
+  // Raw writes the values storage wrote before storage/layout.h (a Cap'n
+  // Proto StoredTransition each): to measure an older mbrl (--mbrl) beside
+  // raw RocksDB writing that mbrl's own records.
+  bool legacy_values = false;
 };
+
+// The value storage writes for `stored`: today's layout, or the Cap'n Proto
+// message of older builds.
+std::string StoredValue(const Config& config, const StoredTransition& stored) {
+  return config.legacy_values ? proto::Encode(stored) : storage::layout::EncodeStoredValue(stored);
+}
 
 struct IngestResult {
   double rate = 0.0;                    // Transitions acknowledged per second.
@@ -432,7 +446,7 @@ std::string GroupColumns(const IngestResult& r) {
   return buf;
 }
 
-double EncodedBytes(Kind kind) {
+double EncodedBytes(const Config& config, Kind kind) {
   TransitionBatch batch = TemplateBatch(kind, "bench", 1);
   Renumber(batch, 1);
   StoredTransition s;
@@ -443,7 +457,7 @@ double EncodedBytes(Kind kind) {
   s.batch_sequence = 1;
   s.stored_unix_ms = 1;
   s.transition = batch.transitions[0];
-  return static_cast<double>(storage::layout::EncodeStoredValue(s).size());
+  return static_cast<double>(StoredValue(config, s).size());
 }
 
 // Writes `episodes` episodes of 200 small transitions straight through a
@@ -540,7 +554,7 @@ IngestResult MeasureIngest(const Config& config, Kind kind, bool sync, int colle
     result.commit_ms = 1e3 * delta("mbrl_storage_commit_latency_seconds_sum") /
                        delta("mbrl_storage_commit_latency_seconds_count");
   }
-  result.stored_bytes = EncodedBytes(kind);
+  result.stored_bytes = EncodedBytes(config, kind);
   return result;
 }
 
@@ -588,7 +602,7 @@ RawIngestResult MeasureRawIngest(const Config& config, Kind kind, bool sync, int
     stored.batch_sequence = 1;
     stored.stored_unix_ms = 1;
     stored.transition = t;
-    values.push_back(storage::layout::EncodeStoredValue(stored));
+    values.push_back(StoredValue(config, stored));
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
@@ -630,7 +644,7 @@ struct SampleResult {
   double server_ms = 0.0;    // Mean time of one batch of 256.
   double raw_rate = 0.0;     // Rows (256 per MultiGet) per second.
   double raw_ms = 0.0;
-  double raw_keys = 0.0;     // Keys per raw MultiGet.
+  double raw_keys = 0.0;  // Keys per raw MultiGet.
   uint64_t stored = 0;
 };
 
@@ -671,11 +685,16 @@ SampleResult MeasureSampling(const Config& config, Kind kind, const fs::path& da
     run(0.3);  // Warm the caches.
     run(config.seconds);
   }
-  // The same directory opened with plain RocksDB, read-only.
+  // The same directory opened with plain RocksDB, read-only, with the
+  // store's table settings (its 64 MiB block cache, LZ4).
   std::vector<std::string> families;
   rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir.string(), &families);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(storage::ReplayStoreOptions().block_cache_bytes);
   rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = rocksdb::kLZ4Compression;
   for (const auto& name : families) descriptors.emplace_back(name, cf_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -844,29 +863,35 @@ int Main(int argc, char** argv) {
     options.read_only = true;
     auto store = storage::ReplayStore::Open(argv[2], options);
     if (!store) return 1;
-    double sample_ms = 0, encode_ms = 0, decode_ms = 0;
-    size_t bytes = 0;
-    const int kRounds = 200;
-    for (int i = 0; i < kRounds; ++i) {
-      auto t0 = Clock::now();
-      auto sample = (*store)->SampleTransitions({argv[3], kSampleSize, uint64_t(i + 1)});
-      auto t1 = Clock::now();
-      if (!sample) return 1;
-      StorageReply reply;
-      reply.body = std::move(*sample);
-      std::string encoded = proto::Encode(reply);
-      auto t2 = Clock::now();
-      auto decoded = proto::DecodeStorageReply(encoded);
-      auto t3 = Clock::now();
-      if (!decoded) return 1;
-      bytes = encoded.size();
-      sample_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
-      encode_ms += std::chrono::duration<double, std::milli>(t2 - t1).count();
-      decode_ms += std::chrono::duration<double, std::milli>(t3 - t2).count();
+    for (bool next_images : {true, false}) {
+      double sample_ms = 0, encode_ms = 0, decode_ms = 0;
+      size_t bytes = 0;
+      const int kRounds = 200;
+      for (int i = 0; i < kRounds; ++i) {
+        SampleTransitionsRequest request{argv[3], kSampleSize, uint64_t(i + 1)};
+        request.next_images = next_images;
+        auto t0 = Clock::now();
+        auto sample = (*store)->SampleTransitions(request);
+        auto t1 = Clock::now();
+        if (!sample) return 1;
+        StorageReply reply;
+        reply.body = std::move(*sample);
+        std::string encoded = proto::Encode(reply);
+        auto t2 = Clock::now();
+        auto decoded = proto::DecodeStorageReply(encoded);
+        auto t3 = Clock::now();
+        if (!decoded) return 1;
+        bytes = encoded.size();
+        sample_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
+        encode_ms += std::chrono::duration<double, std::milli>(t2 - t1).count();
+        decode_ms += std::chrono::duration<double, std::milli>(t3 - t2).count();
+      }
+      std::printf(
+          "per sample of %u, next images %s: store %.2f ms, encode %.2f ms, decode %.2f ms, "
+          "reply %zu bytes\n",
+          kSampleSize, next_images ? "yes" : "no", sample_ms / kRounds, encode_ms / kRounds,
+          decode_ms / kRounds, bytes);
     }
-    std::printf(
-        "per sample of %u: store %.2f ms, encode %.2f ms, decode %.2f ms, reply %zu bytes\n",
-        kSampleSize, sample_ms / kRounds, encode_ms / kRounds, decode_ms / kRounds, bytes);
     return 0;
   }
   Config config;
@@ -892,11 +917,13 @@ int Main(int argc, char** argv) {
       syncs = argv[++i];
     } else if (a == "--collectors" && i + 1 < argc) {
       collector_counts = argv[++i];
+    } else if (a == "--legacy-values") {
+      config.legacy_values = true;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--seconds S] [--dir DIR] [--mbrl PATH] "
                    "[--only raw,ingest,prefilled,sample,latency] [--records small,image] "
-                   "[--sync no,yes] [--collectors 1,4,8]\n",
+                   "[--sync no,yes] [--collectors 1,4,8] [--legacy-values]\n",
                    argv[0]);
       return 2;
     }
@@ -921,8 +948,11 @@ int Main(int argc, char** argv) {
               config.dir.c_str());
   std::printf("- each measurement: %.1f s; batches of %u transitions, %u in flight per collector\n",
               config.seconds, kBatchSize, kWindow);
-  std::printf("- stored value: small %.0f B, image %.0f B (storage/layout.h)\n\n",
-              EncodedBytes(Kind::kSmall), EncodedBytes(Kind::kImage));
+  std::printf("- stored value: small %.0f B, image %.0f B (%s)\n",
+              EncodedBytes(config, Kind::kSmall), EncodedBytes(config, Kind::kImage),
+              config.legacy_values ? "Cap'n Proto StoredTransition, as before storage/layout.h"
+                                   : "storage/layout.h");
+  std::printf("- storage: %s\n\n", config.mbrl.c_str());
   std::fflush(stdout);
 
   // Ingest.

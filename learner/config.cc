@@ -15,7 +15,7 @@ const std::set<std::string>& PerEnvKeys() {
       "ensemble_size",   "hidden",  "layers",    "probabilistic", "elites",          "lr",
       "weight_decay",    "batch",   "epochs",    "max_steps",     "eval_steps",      "patience",
       "min_improvement", "holdout", "bootstrap", "seed",          "min_transitions", "refit_every",
-      "angle_indices",   "target",  "nll_beta"};
+      "angle_indices",   "target",  "nll_beta",  "max_versions"};
   return keys;
 }
 
@@ -226,6 +226,9 @@ Result<EnvConfig> ResolveEnvConfig(const HyperParams& params, const std::string&
   c.schedule.min_transitions = static_cast<uint64_t>(*min_transitions);
   MBRL_TRY(refit_every, Positive(l, "refit_every", 200));
   c.schedule.refit_every = static_cast<uint64_t>(*refit_every);
+  MBRL_TRY(max_versions, l.Int("max_versions", 0));
+  if (*max_versions < 0) return BadValue(l.SourceName("max_versions"), "must be >= 0");
+  c.schedule.max_versions = static_cast<uint64_t>(*max_versions);
 #undef MBRL_TRY
   return c;
 }

@@ -25,6 +25,10 @@
 //   seed              0         split, bootstrap and shuffles
 //   min_transitions   200       fit the first model once this many exist
 //   refit_every       200       refit after this many new transitions
+//   max_versions      0         publish at most this many versions of the
+//                               model, counting those already in the
+//                               registry (0: no limit; 1: fit once, the
+//                               lecture's v0)
 //   angle_indices     per env   observation indices fed as (sin, cos), a list
 //                               (cartpole_swingup: [1]; [] for none)
 //   target            delta     delta (s′ − s) or next_state (s′)
@@ -50,6 +54,10 @@ struct RefitSchedule {
   uint64_t min_transitions = 200;
   // New transitions since the last fit that trigger a refit. Default: 200.
   uint64_t refit_every = 200;
+  // No refit once the registry holds a version at or above this (versions
+  // count from 1, so 1 = fit once and never refit). 0 = no limit.
+  // Default: 0.
+  uint64_t max_versions = 0;
 };
 
 // Everything one environment's learning needs.

@@ -350,6 +350,8 @@ struct Learner::Impl {
   bool Due(const EnvState& s) const {
     const uint64_t n = s.data.size();
     if (n < s.config.schedule.min_transitions || n < 2) return false;
+    const uint64_t max_versions = s.config.schedule.max_versions;
+    if (max_versions > 0 && s.latest_version >= max_versions) return false;
     if (!s.has_model) return true;
     const uint64_t fresh = s.fitted_position > 0 ? s.data.CountFrom(s.fitted_position)
                                                  : (n > s.fitted_rows ? n - s.fitted_rows : 0);

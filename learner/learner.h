@@ -6,7 +6,9 @@
 // Schedule, per environment: the first model once learner.min_transitions
 // transitions exist, then a refit whenever learner.refit_every transitions
 // have arrived since the data the last model was fitted on. A learner that is
-// behind (e.g. after a restart) reads everything first and fits once.
+// behind (e.g. after a restart) reads everything first and fits once. With
+// learner.max_versions set, no refit starts once the registry holds that
+// version (1: fit once and never refit, the lecture's v0).
 //
 // Restarts: before its first decision for an environment the learner reads
 // the registry. The latest version's weights become the warm start (when the

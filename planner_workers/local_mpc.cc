@@ -9,7 +9,8 @@ namespace mbrl::planner_workers {
 Result<std::unique_ptr<PlannerPolicy>> MakeTrueDynamicsMpc(const envs::EnvRegistry& registry,
                                                            const std::string& env_name,
                                                            const std::string& planner_name,
-                                                           const HyperParams& params) {
+                                                           const HyperParams& params,
+                                                           int replan_every) {
   auto dynamics = TrueDynamics::Create(registry, env_name);
   if (!dynamics) return std::unexpected(dynamics.error());
   auto budget = TimeBudgetFromHyperParams(params);
@@ -19,6 +20,7 @@ Result<std::unique_ptr<PlannerPolicy>> MakeTrueDynamicsMpc(const envs::EnvRegist
   if (!planner) return std::unexpected(planner.error());
   PlannerPolicyOptions options;
   options.budget.time = *budget;
+  options.replan_every = replan_every;
   return PlannerPolicy::Create(std::move(*planner), (*dynamics)->spec().action, options);
 }
 

@@ -17,10 +17,12 @@ namespace mbrl::planner_workers {
 // merged on top; planner.time_budget_ms becomes each plan's time budget).
 // Errors: kNotFound for an unknown env or planner, kInvalidArgument for bad
 // hyper-parameters, kUnimplemented for an env without true dynamics — all
-// configuration errors a person can fix.
+// configuration errors a person can fix. `replan_every` is the policy's
+// replanning period (PlannerPolicyOptions; 1 = MPC).
 Result<std::unique_ptr<PlannerPolicy>> MakeTrueDynamicsMpc(const envs::EnvRegistry& registry,
                                                            const std::string& env_name,
                                                            const std::string& planner_name,
-                                                           const HyperParams& params);
+                                                           const HyperParams& params,
+                                                           int replan_every = 1);
 
 }  // namespace mbrl::planner_workers

@@ -37,9 +37,13 @@ void StorageClient::Reset() { OpenSocket(); }
 
 Result<uint64_t> StorageClient::Send(StorageRequest request, milliseconds timeout) {
   request.request_id = next_request_id_++;
-  std::string payload = proto::Encode(request);
+  // The encoded request (a batch of images is megabytes) becomes the frame
+  // as it is: ZeroMQ frees it once sent, nothing copies it.
+  auto* payload = new std::string(proto::Encode(request));
   std::vector<zmq::message_t> frames;
-  frames.emplace_back(payload.data(), payload.size());
+  frames.emplace_back(
+      payload->data(), payload->size(),
+      [](void* /*data*/, void* hint) { delete static_cast<std::string*>(hint); }, payload);
   if (Status s = SendMultipart(*socket_, frames, timeout); !s) return std::unexpected(s.error());
   return request.request_id;
 }

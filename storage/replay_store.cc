@@ -31,8 +31,10 @@ constexpr char kNextPositionKey[] = "next_position";
 // Cap'n Proto's and the client's limits; larger requests are refused).
 constexpr uint64_t kMaxSampleRows = 65536;
 // A sample draws again, at most this many times, for the rows it could not
-// use: evicted meanwhile, or without a known s' image when one is wanted.
-constexpr int kSampleRounds = 8;
+// use: evicted meanwhile, or without a known s' image when one is wanted
+// (early on, the newest step of each episode in progress can be a third of
+// an env's rows). A round reads only the rows still missing.
+constexpr int kSampleRounds = 32;
 // A cursor read filtered by env skips at most this many runs of other envs
 // per page, so that one page costs bounded work however rare the env is.
 constexpr size_t kMaxSkippedRuns = 16384;
@@ -249,7 +251,8 @@ Status ReplayStore::LoadIndex() {
       const std::string_view key = it->key().ToStringView();
       auto run = layout::ParseCursorRun(it->value().ToStringView());
       if (key.size() != 8 || !run) {
-        return DataLoss("cursor record " + std::to_string(key.size() == 8 ? ReadBigEndian(key, 0, 8) : 0) +
+        return DataLoss("cursor record " +
+                        std::to_string(key.size() == 8 ? ReadBigEndian(key, 0, 8) : 0) +
                         " does not parse (" + (run ? std::string("bad key") : run.error().reason) +
                         "); a data directory written before the cursor held runs cannot be read");
       }
@@ -317,7 +320,6 @@ EpisodeRecord ReplayStore::ToRecord(const EpisodeMeta& meta) {
   return r;
 }
 
-
 Result<PreparedBatch> ReplayStore::Prepare(const TransitionBatch& batch,
                                            const IngestOptions& options) {
   if (!options.prevalidated) {
@@ -348,8 +350,8 @@ Result<PreparedBatch> ReplayStore::Prepare(const TransitionBatch& batch,
   prepared.values.reserve(bytes);
   prepared.steps.reserve(batch.transitions.size());
   for (const Transition& t : batch.transitions) {
-    layout::AppendUnstampedValue(prepared.values, batch.env.name, batch.incarnation,
-                                 batch.sequence, t);
+    layout::AppendUnstampedValue(prepared.values, batch.env.name, batch.incarnation, batch.sequence,
+                                 t);
     prepared.steps.push_back(PreparedBatch::Step{t.episode_id, t.step, t.reward,
                                                  t.terminated || t.truncated,
                                                  static_cast<uint32_t>(prepared.values.size())});
@@ -468,7 +470,8 @@ std::vector<IngestResult> ReplayStore::IngestPrepared(
     for (size_t i = 0; i < batch.steps.size();) {
       size_t j = i + 1;
       while (j < batch.steps.size() && batch.steps[j].episode_id == batch.steps[i].episode_id) ++j;
-      batch_runs.push_back(BatchRun{i, j, EpisodeKey(batch.collector_id, batch.steps[i].episode_id)});
+      batch_runs.push_back(
+          BatchRun{i, j, EpisodeKey(batch.collector_id, batch.steps[i].episode_id)});
       i = j;
     }
     std::map<std::string, EpisodeMeta> touched;
@@ -532,7 +535,8 @@ std::vector<IngestResult> ReplayStore::IngestPrepared(
       const auto count = static_cast<uint32_t>(run.end - run.begin);
       PendingRun* last = runs.empty() ? nullptr : &runs.back();
       if (last != nullptr && last->episode_key == run.episode_key &&
-          last->position + last->count == position && last->first_step + last->count == first_step) {
+          last->position + last->count == position &&
+          last->first_step + last->count == first_step) {
         last->count += count;
       } else {
         runs.push_back(PendingRun{position, run.episode_key, first_step, count, &batch.env.name});
@@ -545,8 +549,7 @@ std::vector<IngestResult> ReplayStore::IngestPrepared(
         const char* value = batch.values.data() + value_begin;
         const size_t value_end = batch.steps[k].value_end;
         const rocksdb::Slice parts[3] = {
-            rocksdb::Slice(value, layout::kStampOffset),
-            rocksdb::Slice(stamp, layout::kStampBytes),
+            rocksdb::Slice(value, layout::kStampOffset), rocksdb::Slice(stamp, layout::kStampBytes),
             rocksdb::Slice(value + layout::kStampOffset,
                            value_end - value_begin - layout::kStampOffset)};
         wb.Put(transitions_cf_, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(parts, 3));
@@ -562,8 +565,8 @@ std::vector<IngestResult> ReplayStore::IngestPrepared(
     state.updated_unix_ms = now;
     staged_collectors[batch.collector_id] = state;
     accepted.push_back(results.size());
-    results.push_back(Ack{batch.collector_id, batch.sequence, false,
-                          static_cast<uint32_t>(batch.steps.size())});
+    results.push_back(
+        Ack{batch.collector_id, batch.sequence, false, static_cast<uint32_t>(batch.steps.size())});
   }
 
   if (accepted.empty()) return results;
@@ -710,7 +713,6 @@ CollectorState ReplayStore::GetCollector(const std::string& collector_id) const 
   state.collector_id = collector_id;
   return state;
 }
-
 
 namespace {
 
@@ -1032,8 +1034,7 @@ Result<CursorPage> ReplayStore::ReadCursor(const ReadCursorRequest& request) con
     if (!row) return std::unexpected(row.error());
     if (row->position != positions[i]) {
       return DataLoss("cursor position " + std::to_string(positions[i]) +
-                      " leads to a transition stored at position " +
-                      std::to_string(row->position));
+                      " leads to a transition stored at position " + std::to_string(row->position));
     }
     const Transition& t = row->transition;
     const uint64_t size = 64 +

@@ -13,6 +13,15 @@ namespace {
 using testing::RunProcess;
 using testing::TempDir;
 
+// A --config under which every `mbrl local` episode is a random warm-up
+// episode: the command-line contract without the cost of learning and
+// planning (tests/integration/local_test.cc runs the learning loop).
+std::string RandomOnlyConfig(const TempDir& dir) {
+  const auto path = dir.path() / "random_only.yaml";
+  std::ofstream(path) << "local:\n  warmup_episodes: 1000000000\n";
+  return path.string();
+}
+
 int CountLines(const std::string& s) {
   int n = 0;
   for (char c : s) n += c == '\n';
@@ -72,9 +81,8 @@ TEST(Cli, UnreadableConfigIsUsageError) {
 }
 
 TEST(Cli, HelpWorksForEverySubcommand) {
-  for (const char* sub :
-       {"local", "storage", "learner", "broker", "planner", "collector", "inspect", "envs",
-        "export-model"}) {
+  for (const char* sub : {"local", "storage", "learner", "broker", "planner", "collector",
+                          "inspect", "envs", "export-model"}) {
     auto r = RunProcess({MBRL_BINARY, sub, "--help"});
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
@@ -84,9 +92,9 @@ TEST(Cli, HelpWorksForEverySubcommand) {
 TEST(Cli, LocalWritesSummaryWithEveryEpisode) {
   TempDir dir;
   auto summary = (dir.path() / "summary.json").string();
-  auto r =
-      RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "3",
-                  "--collectors", "2", "--data-dir", dir.path().string(), "--summary", summary});
+  auto r = RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "3",
+                       "--collectors", "2", "--data-dir", dir.path().string(), "--summary", summary,
+                       "--config", RandomOnlyConfig(dir)});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(summary);
   auto json = nlohmann::json::parse(in);
@@ -103,9 +111,11 @@ TEST(Cli, LocalWritesSummaryWithEveryEpisode) {
 TEST(Cli, FlagsComeFromEnvironmentVariables) {
   TempDir dir;
   auto summary = (dir.path() / "summary.json").string();
-  auto r = RunProcess(
-      {MBRL_BINARY, "local", "--data-dir", dir.path().string()},
-      {{"MBRL_ENV", "pendulum_swingup"}, {"MBRL_EPISODES", "2"}, {"MBRL_SUMMARY", summary}});
+  auto r = RunProcess({MBRL_BINARY, "local", "--data-dir", dir.path().string()},
+                      {{"MBRL_ENV", "pendulum_swingup"},
+                       {"MBRL_EPISODES", "2"},
+                       {"MBRL_SUMMARY", summary},
+                       {"MBRL_CONFIG", RandomOnlyConfig(dir)}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(summary);
   auto json = nlohmann::json::parse(in);
@@ -116,12 +126,14 @@ TEST(Cli, FlagsComeFromEnvironmentVariables) {
 TEST(Cli, LocalStopsCleanlyOnSigterm) {
   TempDir dir;
   auto summary = (dir.path() / "summary.json").string();
-  testing::ChildProcess child({MBRL_BINARY, "local", "--env", "cartpole_swingup", "--episodes",
-                               "1000000", "--data-dir", dir.path().string(), "--summary", summary},
-                              dir.path());
-  // Wait until it has finished at least one episode, then ask it to stop.
+  testing::ChildProcess child(
+      {MBRL_BINARY, "local", "--env", "cartpole_swingup", "--episodes", "1000000", "--data-dir",
+       dir.path().string(), "--summary", summary, "--config", RandomOnlyConfig(dir)},
+      dir.path());
+  // Wait until it has finished at least one episode (its line gives the
+  // return), then ask it to stop.
   ASSERT_TRUE(
-      testing::WaitUntil([&] { return child.Stdout().find("episode") != std::string::npos; },
+      testing::WaitUntil([&] { return child.Stdout().find(" return ") != std::string::npos; },
                          std::chrono::seconds(30)));
   child.Signal(SIGTERM);
   bool timed_out = false;
@@ -137,11 +149,12 @@ TEST(Cli, LocalContinuesFromTheSameDataDirectory) {
   TempDir dir;
   auto data = (dir.path() / "data").string();
   auto summary = (dir.path() / "summary.json").string();
-  auto first = RunProcess(
-      {MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "2", "--data-dir", data});
+  const std::string config = RandomOnlyConfig(dir);
+  auto first = RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "2",
+                           "--data-dir", data, "--config", config});
   ASSERT_EQ(first.exit_code, 0) << first.err;
   auto second = RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "4",
-                            "--data-dir", data, "--summary", summary});
+                            "--data-dir", data, "--summary", summary, "--config", config});
   ASSERT_EQ(second.exit_code, 0) << second.err;
   std::ifstream in(summary);
   auto json = nlohmann::json::parse(in);
@@ -166,12 +179,12 @@ TEST(Cli, VersionEnvironmentVariableIsNotTheVersionFlag) {
 TEST(Cli, CollectorStopsOnSigtermWhileStorageIsUnreachable) {
   TempDir dir;
   // Port 1 on loopback: nothing listens, the collector keeps retrying.
-  testing::ChildProcess child({MBRL_BINARY, "collector", "--storage", "tcp://127.0.0.1:1",
-                               "--env", "pendulum_swingup", "--id", "c1"},
+  testing::ChildProcess child({MBRL_BINARY, "collector", "--storage", "tcp://127.0.0.1:1", "--env",
+                               "pendulum_swingup", "--id", "c1"},
                               dir.path());
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] { return child.Stderr().find("not reachable") != std::string::npos; },
-      std::chrono::seconds(30)))
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return child.Stderr().find("not reachable") != std::string::npos; },
+                         std::chrono::seconds(30)))
       << child.Stderr();
   child.Signal(SIGTERM);
   bool timed_out = false;

@@ -99,6 +99,24 @@ TEST(LearnerConfigTest, BadValuesNameTheirKey) {
   EXPECT_FALSE(decays);
 }
 
+TEST(LearnerConfigTest, MaxVersionsIsUnlimitedByDefaultAndPerEnvironment) {
+  auto unlimited = ResolveEnvConfig(HyperParams(), "pendulum_swingup", 3, 1);
+  ASSERT_TRUE(unlimited);
+  EXPECT_EQ(unlimited->schedule.max_versions, 0u);
+  const HyperParams params =
+      Yaml("learner: {max_versions: 3, pendulum_swingup: {max_versions: 1}}");
+  ASSERT_TRUE(ResolveProcessConfig(params));
+  auto once = ResolveEnvConfig(params, "pendulum_swingup", 3, 1);
+  ASSERT_TRUE(once) << once.error().reason;
+  EXPECT_EQ(once->schedule.max_versions, 1u);
+  auto three = ResolveEnvConfig(params, "cartpole_swingup", 4, 1);
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->schedule.max_versions, 3u);
+  auto negative = ResolveEnvConfig(Yaml("learner: {max_versions: -1}"), "pendulum_swingup", 3, 1);
+  ASSERT_FALSE(negative);
+  EXPECT_NE(negative.error().reason.find("learner.max_versions"), std::string::npos);
+}
+
 TEST(LearnerConfigTest, UnknownKeysUnderLearnerAreErrors) {
   auto typo = ResolveProcessConfig(Yaml("learner: {refit_evry: 100}"));
   ASSERT_FALSE(typo);

@@ -291,10 +291,11 @@ TEST_F(PlannerWorkerTest, HonoursTheRequestsTimeBudget) {
   StartBroker();
   std::shared_ptr<const TrueDynamics> dynamics;
   WorkerOptions options = Options();
-  // Far more work than 40 ms allows: 1000 candidates × 30 steps, 40 rounds.
-  options.params.Set("planner.population", "1000");
+  // Far more work than 40 ms allows: 4000 candidates × 30 steps × 100
+  // rounds, seconds of work even on an idle machine.
+  options.params.Set("planner.population", "4000");
   options.params.Set("planner.elites", "50");
-  options.params.Set("planner.iterations", "40");
+  options.params.Set("planner.iterations", "100");
   options.params.Set("planner.min_variance", "0");
   WorkerTask task = PendulumTask(&dynamics);
   StartWorker(options, task, std::make_shared<FixedDynamicsSource>(dynamics));
@@ -307,8 +308,9 @@ TEST_F(PlannerWorkerTest, HonoursTheRequestsTimeBudget) {
   auto reply = proto::DecodePlanReply(message->args[0]);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, PlanStatus::kOk) << reply->error;
-  // The iteration in progress at the deadline finishes: allow a few.
-  EXPECT_LT(reply->plan_seconds, 0.4);
+  // The iteration in progress at the deadline finishes; a loaded machine may
+  // add more. Without the budget the plan would take several seconds.
+  EXPECT_LT(reply->plan_seconds, 1.5);
   std::printf("[ measured ] a 40 ms budget took %.1f ms\n", 1000.0 * reply->plan_seconds);
 }
 

@@ -4,6 +4,8 @@
 // loses its runs with their evicted episodes; ingest skips its checks only
 // when the caller says it has made them; and image samples carry the real
 // image of s' (never zeros) or none, as the request asks.
+#include "storage/layout.h"
+
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -18,7 +20,6 @@
 #include <utility>
 #include <vector>
 
-#include "storage/layout.h"
 #include "storage/replay_store.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/testing/testing.h"
@@ -151,7 +152,8 @@ class ReplayStoreLayoutTest : public ::testing::Test {
     std::vector<std::string> families;
     EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), Path(), &families).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    for (const auto& name : families)
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     rocksdb::Status s =
@@ -444,8 +446,8 @@ TEST_F(ReplayStoreNextImagesTest, NextImagesAreTheImagesOfTheNextStepNeverZeros)
     for (uint32_t r = 0; r < kRows; ++r) {
       const uint64_t episode = sample->episode_ids[r];
       const uint32_t step = sample->steps[r];
-      ASSERT_TRUE(known.count({episode, step})) << "sampled (" << episode << ", " << step
-                                                << ") whose s' image is not stored";
+      ASSERT_TRUE(known.count({episode, step}))
+          << "sampled (" << episode << ", " << step << ") whose s' image is not stored";
       Transition sent = *oracle_.Find(episode, step);
       sent.image.clear();  // RowOf leaves images out; they are checked below.
       sent.next_image.clear();
@@ -517,7 +519,8 @@ TEST_F(ReplayStoreNextImagesTest, SequencesCarryTheNextImageOfEveryStep) {
   }
   // Windows whose last s' image is unknown (ending at episode 2's newest
   // step, or at episode 50's last) are not drawn; all others are.
-  EXPECT_EQ(starts, (std::set<std::pair<uint64_t, uint32_t>>{{1, 0}, {1, 1}, {1, 2}, {1, 3}, {2, 0}}));
+  EXPECT_EQ(starts,
+            (std::set<std::pair<uint64_t, uint32_t>>{{1, 0}, {1, 1}, {1, 2}, {1, 3}, {2, 0}}));
 
   SampleSequencesRequest without{"pixels", kCount, kLength, 3};
   without.next_images = false;

@@ -192,6 +192,40 @@ TEST_F(StorageServerTest, BatchIsAcknowledgedOnceStoredAndReadableOverTheWire) {
   EXPECT_EQ(Rejected("invalid"), 2.0);
 }
 
+TEST_F(StorageServerTest, ImageSamplesCarryNextImagesUnlessTheRequestSaysNot) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EnvSpec spec = MakeSpec("pixels", 3, 1);
+  spec.image = ImageSpec{4, 4, 3};
+  const size_t bytes = spec.image->bytes();
+  // Every byte of the image of a step is its step number.
+  Stream s("cam", spec, 1, 6);
+  TransitionBatch batch = s.FinishEpisode();
+  for (Transition& t : batch.transitions) {
+    t.image.assign(bytes, static_cast<uint8_t>(t.step));
+    if (t.truncated) t.next_image.assign(bytes, static_cast<uint8_t>(t.step + 1));
+  }
+  ASSERT_TRUE(client_->PutBatch(batch));
+
+  auto sample = client_->SampleTransitions({"pixels", 50, 4});
+  ASSERT_TRUE(sample) << sample.error().ToString();
+  ASSERT_EQ(sample->next_images.size(), 50 * bytes);
+  for (uint32_t r = 0; r < sample->count; ++r) {
+    EXPECT_EQ(sample->images[r * bytes], sample->steps[r]);
+    EXPECT_EQ(sample->next_images[r * bytes], sample->steps[r] + 1) << "row " << r;
+  }
+  SampleTransitionsRequest without{"pixels", 50, 4};
+  without.next_images = false;
+  auto plain = client_->SampleTransitions(without);
+  ASSERT_TRUE(plain) << plain.error().ToString();
+  EXPECT_EQ(plain->images.size(), 50 * bytes);
+  EXPECT_TRUE(plain->next_images.empty());
+  SampleSequencesRequest sequences{"pixels", 3, 4, 4};
+  sequences.next_images = false;
+  auto windows = client_->SampleSequences(sequences);
+  ASSERT_TRUE(windows) << windows.error().ToString();
+  EXPECT_TRUE(windows->steps.next_images.empty());
+}
+
 TEST_F(StorageServerTest, FiftyMegabyteModelRoundTripsInChunks) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const ModelWeights weights = BigWeights(size_t{50} << 20, 9);
