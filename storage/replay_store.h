@@ -117,15 +117,16 @@ class ReplayStore {
 
   // --- writer thread ---
 
-  // Writes `batches` with one RocksDB WriteBatch (one fsync when
-  // options.sync), then updates the index. Returns one result per batch, in
-  // order. A batch already stored (same collector, sequence <= last
-  // acknowledged) is acknowledged with duplicate=true and not written again.
-  // A batch whose sequence skips ahead is kFailedPrecondition (the collector
-  // must resend the missing ones first). A batch that does not continue its
-  // episodes exactly where they stand, or whose env shapes disagree with the
-  // stored env, is kInvalidArgument. A RocksDB write error fails every batch
-  // of the group with kUnavailable; nothing is acknowledged.
+  // Writes `batches` (checked when they were prepared) with one RocksDB
+  // WriteBatch (one fsync when options.sync), then updates the index.
+  // Returns one result per batch, in order. A batch already stored (same
+  // collector, sequence <= last acknowledged) is acknowledged with
+  // duplicate=true and not written again. A batch whose sequence skips ahead
+  // is kFailedPrecondition (the collector must resend the missing ones
+  // first). A batch that does not continue its episodes exactly where they
+  // stand, or whose env shapes disagree with the stored env, is
+  // kInvalidArgument. A RocksDB write error fails every batch of the group
+  // with kUnavailable; nothing is acknowledged.
   std::vector<IngestResult> IngestPrepared(const std::vector<const PreparedBatch*>& batches);
   // The same for decoded batches: Prepare (with `options`), then
   // IngestPrepared. A batch Prepare refuses gets its error; the others are
@@ -145,13 +146,15 @@ class ReplayStore {
 
   CollectorState GetCollector(const std::string& collector_id) const;
   // Uniform over stored transitions. With request.next_images (the default)
-  // and an env with images, next_images holds each row's s' image: the
-  // image of step+1 of the same episode, or the next image stored with the
-  // row itself (an episode's last step). A row whose s' image is not stored
-  // (the newest step of an episode in progress) is not sampled then, so the
-  // sample is uniform over the rows whose s' image is known. kNotFound when
-  // the env has no such row; kUnavailable when evictions kept the sample
-  // short (retry).
+  // and an env with images, next_images holds each row's s' image: the next
+  // image stored with the row itself (an episode's last step), else the
+  // image of step+1 of the same episode (zeros when that step was stored
+  // without an image, as `images` would hold for it). A row whose s' image
+  // is not stored (the newest step of an episode in progress, a last step
+  // sent without a next image) is not sampled then, so the sample is
+  // uniform over the rows whose s' image is known. kNotFound when the env
+  // has no such row; kUnavailable when evictions kept the sample short
+  // (retry). Without next images, next_images is empty.
   Result<TransitionSample> SampleTransitions(const SampleTransitionsRequest& request) const;
   // Windows of request.length consecutive steps of one episode; next images
   // as in SampleTransitions (a window is sampled only when the s' image of
