@@ -65,6 +65,10 @@ int Run(int argc, char** argv) {
   local_cmd->add_option("--config", local.config, "YAML hyper-parameters");
   local_cmd->add_option("--summary", local.summary, "write a JSON summary here");
   AddCommon(local_cmd, common);
+  local_cmd->get_option("--threads")
+      ->description(
+          "thread budget (0: the machine's cores): T/K planner threads per collector, 1 learner "
+          "thread (T/4 from 4 up); see local.* in apps/roles_local.cc");
 
   auto* storage_cmd = app.add_subcommand("storage", "the replay store and model registry");
   storage_cmd->add_option("--data-dir", storage.data_dir, "RocksDB directory")->required();

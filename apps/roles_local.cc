@@ -110,9 +110,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 const std::set<std::string> kPlanners = {"cem", "random", "mppi", "icem", "gradient"};
-const std::set<std::string> kLocalKeys = {"local.warmup_episodes", "local.model_timeout_s",
-                                          "local.wait_for_refit",  "local.replan_every",
-                                          "local.propagation",     "local.learner_threads"};
+const std::set<std::string> kLocalKeys = {
+    "local.warmup_episodes", "local.model_timeout_s", "local.wait_for_refit", "local.replan_every",
+    "local.propagation",     "local.learner_threads", "local.blas_threads"};
 
 constexpr char kHistoryFile[] = "local_history.jsonl";
 constexpr char kCurveFile[] = "learning_curve.svg";
@@ -477,6 +477,7 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     if (!created) return Fail(role, kExitFailure, created.error().reason);
     http = std::move(*created);
     http->SetReadiness([] { return OkStatus(); });
+    // The learner's liveness joins in once it exists (below).
     spdlog::info("metrics on http://{}:{}/metrics", common.metrics_address, http->port());
   }
 
@@ -537,6 +538,10 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     auto started = planner_workers::RegistryDynamicsSource::Start(follow, metrics);
     if (!started) return Fail(role, kExitFailure, started.error().reason);
     source = std::move(*started);
+    if (http) {
+      learner::Learner* watched = learner.get();
+      http->SetLiveness([watched] { return watched->Liveness(); });
+    }
     learner_thread = std::thread([&] { learner_status = learner->Run(stop_learner); });
   }
 
@@ -731,6 +736,7 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
   for (auto& t : threads) t.join();
   collectors_done = true;
   if (learner_thread.joinable()) learner_thread.join();
+  http.reset();  // Its liveness probe reads the learner.
   source.reset();
   learner.reset();
   learner_client.reset();
@@ -796,7 +802,6 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
   }
   std::fflush(stdout);
 
-  http.reset();
   server->reset();  // Answers every queued write before it returns.
   store->reset();
   if (failed) return kExitFailure;

@@ -80,6 +80,17 @@ TEST(Cli, UnreadableConfigIsUsageError) {
   EXPECT_NE(r.err.find("/nonexistent.yaml"), std::string::npos) << r.err;
 }
 
+TEST(Cli, MisspeltLocalKeyIsUsageErrorNamingIt) {
+  TempDir dir;
+  const auto config = (dir.path() / "typo.yaml").string();
+  std::ofstream(config) << "local:\n  warmup_episode: 2\n";
+  auto r = RunProcess(
+      {MBRL_BINARY, "local", "--config", config, "--data-dir", (dir.path() / "data").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("local.warmup_episode"), std::string::npos) << r.err;
+}
+
 TEST(Cli, HelpWorksForEverySubcommand) {
   for (const char* sub : {"local", "storage", "learner", "broker", "planner", "collector",
                           "inspect", "envs", "export-model"}) {

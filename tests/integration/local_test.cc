@@ -2,13 +2,17 @@
 // budget (a small ensemble, short fits, a small CEM population): the random
 // warm-up, the first model, planned episodes that name their model, the
 // summary, the learning-curve SVG, and a clean restart after SIGTERM that
-// continues the episode count and never goes back in model versions.
+// continues the episode count and never goes back in model versions. And the
+// models it leaves behind served by the planner pool: `mbrl planner
+// --dynamics learned` loads them and plans with them.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -123,6 +127,32 @@ bool IsSvgDocument(const std::string& text, std::string* why) {
 nlohmann::json ReadJson(const std::filesystem::path& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+}
+
+// Group 1 of the first match of `pattern` in `text`; "" when none.
+std::string Find(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : "";
+}
+
+// The key=value fields of the first line of `text` starting with `prefix`.
+std::map<std::string, std::string> Fields(const std::string& text, const std::string& prefix) {
+  std::map<std::string, std::string> fields;
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos) return fields;
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  static const std::regex kField(R"((\w+)=(\S+))");
+  for (auto it = std::sregex_iterator(line.begin(), line.end(), kField);
+       it != std::sregex_iterator(); ++it) {
+    fields[(*it)[1]] = (*it)[2];
+  }
+  return fields;
+}
+
+// SIGTERM, then the exit code.
+int Terminate(ChildProcess& child) {
+  child.Signal(SIGTERM);
+  return child.Wait(20s);
 }
 
 // The newest model version in the data directory's registry (0: none).
@@ -290,6 +320,59 @@ TEST_F(LocalLoopTest, ContinuesAfterSigtermWhereItStopped) {
   std::string why;
   EXPECT_TRUE(IsSvgDocument(ReadText(std::filesystem::path(data_) / "learning_curve.svg"), &why))
       << why;
+}
+
+TEST_F(LocalLoopTest, APlannerWorkerPlansThroughTheModelsItLeavesBehind) {
+  auto r = RunProcess(Command(3), {}, 120s);
+  ASSERT_EQ(r.exit_code, 0) << Tail(r.out) << Tail(r.err);
+  ASSERT_EQ(LatestStoredVersion(data_), 2u);
+
+  // The pool on the same data: storage, broker, one learned-dynamics worker.
+  const std::filesystem::path logs = dir_.path() / "logs";
+  std::filesystem::create_directories(logs);
+  auto start = [&](std::vector<std::string> argv, const std::string& role,
+                   std::unique_ptr<ChildProcess>* child, std::string* endpoint) {
+    *child = std::make_unique<ChildProcess>(argv, logs);
+    const std::string pattern = role + R"( ready endpoint=(\S+))";
+    const bool ready = WaitUntil([&] { return !Find((*child)->Stdout(), pattern).empty(); }, 20s);
+    *endpoint = Find((*child)->Stdout(), pattern);
+    return ready;
+  };
+  std::unique_ptr<ChildProcess> storage, broker;
+  std::string storage_endpoint, broker_endpoint;
+  ASSERT_TRUE(start({MBRL_BINARY, "storage", "--data-dir", data_, "--listen", "tcp://127.0.0.1:0"},
+                    "storage", &storage, &storage_endpoint))
+      << Tail(storage->Stderr());
+  ASSERT_TRUE(start({MBRL_BINARY, "broker", "--listen", "tcp://127.0.0.1:0"}, "broker", &broker,
+                    &broker_endpoint))
+      << Tail(broker->Stderr());
+  ChildProcess planner({MBRL_BINARY, "planner", "--storage", storage_endpoint, "--broker",
+                        broker_endpoint, "--env", "pendulum_swingup", "--dynamics", "learned",
+                        "--config", config_, "--worker-id", "w1", "--threads", "1"},
+                       logs);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return planner.Stderr().find("swapped in pendulum_swingup/dynamics version 2") !=
+               std::string::npos;
+      },
+      30s))
+      << Tail(planner.Stderr());
+
+  auto run = RunProcess({MBRL_BINARY, "collector", "--storage", storage_endpoint, "--env",
+                         "pendulum_swingup", "--id", "remote-1", "--policy", "remote", "--broker",
+                         broker_endpoint, "--episodes", "1", "--seed", "5"},
+                        {}, 120s);
+  ASSERT_EQ(run.exit_code, 0) << run.out << Tail(run.err);
+  auto remote = Fields(run.out, "remote policy");
+  // Every request is planned through the model, bar those that time out on a
+  // loaded machine (the collector then acts from its previous plan).
+  EXPECT_GT(std::stoi(remote["plans"]), 100) << run.out;
+  EXPECT_EQ(remote["no_model"], "0") << run.out;
+  EXPECT_EQ(remote["errors"], "0") << run.out;
+  EXPECT_EQ(remote["versions"], "2") << "every plan names the model it used: " << run.out;
+  EXPECT_EQ(Terminate(planner), 0) << Tail(planner.Stderr());
+  EXPECT_EQ(Terminate(*broker), 0);
+  EXPECT_EQ(Terminate(*storage), 0);
 }
 
 }  // namespace

