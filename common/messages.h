@@ -379,6 +379,9 @@ Status CheckShapes(const ModelChunk& chunk);
 // What storage checks before it accepts a batch: non-empty collector id and
 // env name, sequence > 0, at least one transition, consistent shapes, and
 // finite observations, actions and rewards.
-Status ValidateBatch(const TransitionBatch& batch);
+// `shapes_checked`: the caller already ran CheckShapes(batch) (proto's
+// decoder does on every decode), so it is skipped; the other checks and their
+// reasons are the same.
+Status ValidateBatch(const TransitionBatch& batch, bool shapes_checked = false);
 
 }  // namespace mbrl

@@ -77,53 +77,6 @@ std::string DimsText(const EnvSpec& s) {
   return t;
 }
 
-// ValidateBatch without its CheckShapes, for batches proto's decoder made
-// (it runs CheckShapes on every decode): the same checks otherwise, with the
-// same reasons. CheckShapes builds a string per transition, which made it
-// the largest cost of validating a small batch, twice over.
-Status ValidateDecodedBatch(const TransitionBatch& batch) {
-  auto all_finite = [](const std::vector<float>& v) {
-    return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
-  };
-  auto no_nan = [](const std::vector<float>& v) {
-    return std::none_of(v.begin(), v.end(), [](float x) { return std::isnan(x); });
-  };
-  if (batch.collector_id.empty()) return InvalidArgument("batch has an empty collector id");
-  if (batch.env.name.empty()) return InvalidArgument("batch has an empty env name");
-  if (batch.sequence == 0) {
-    return InvalidArgument("batch from " + batch.collector_id +
-                           " has sequence 0; sequences start at 1");
-  }
-  if (batch.transitions.empty()) {
-    return InvalidArgument("batch " + std::to_string(batch.sequence) + " from " +
-                           batch.collector_id + " has no transitions");
-  }
-  if (!no_nan(batch.env.observation.low) || !no_nan(batch.env.observation.high) ||
-      !no_nan(batch.env.action.low) || !no_nan(batch.env.action.high)) {
-    return InvalidArgument("env " + batch.env.name + " has NaN space bounds");
-  }
-  for (size_t i = 0; i < batch.transitions.size(); ++i) {
-    const Transition& t = batch.transitions[i];
-    const char* bad = nullptr;
-    if (!all_finite(t.observation)) {
-      bad = "observation";
-    } else if (!all_finite(t.action)) {
-      bad = "action";
-    } else if (!std::isfinite(t.reward)) {
-      bad = "reward";
-    } else if (!all_finite(t.next_observation)) {
-      bad = "next observation";
-    }
-    if (bad != nullptr) {
-      return InvalidArgument("batch " + std::to_string(batch.sequence) + " from " +
-                             batch.collector_id + ": transition " + std::to_string(i) +
-                             " (episode " + std::to_string(t.episode_id) + ", step " +
-                             std::to_string(t.step) + ") has a non-finite " + bad);
-    }
-  }
-  return OkStatus();
-}
-
 const std::vector<std::string> kColumnFamilies = {"default",    "transitions", "cursor",
                                                   "episodes",   "collectors",  "envs",
                                                   "model_meta", "model_data"};
@@ -324,7 +277,7 @@ Result<PreparedBatch> ReplayStore::Prepare(const TransitionBatch& batch,
                                            const IngestOptions& options) {
   if (!options.prevalidated) {
     if (Status s = ValidateCollectorId(batch.collector_id); !s) return std::unexpected(s.error());
-    Status s = options.decoded ? ValidateDecodedBatch(batch) : ValidateBatch(batch);
+    Status s = ValidateBatch(batch, /*shapes_checked=*/options.decoded);
     if (!s) return std::unexpected(s.error());
   }
   if (batch.env.name.size() > std::numeric_limits<uint16_t>::max()) {
