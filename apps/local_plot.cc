@@ -142,9 +142,9 @@ class Panel {
     out_ << "<line x1=\"" << Num(kLeft) << "\" x2=\"" << Num(kWidth - kRight) << "\" y1=\""
          << Num(Y(y)) << "\" y2=\"" << Num(Y(y))
          << "\" stroke=\"#2a2\" stroke-dasharray=\"6,4\"/>\n";
-    out_ << "<text x=\"" << Num(kWidth - kRight - 4) << "\" y=\"" << Num(Y(y) - 4)
-         << "\" text-anchor=\"end\" font-size=\"11\" fill=\"#2a2\">" << Escape(label)
-         << "</text>\n";
+    // Below the line on the left, where a learning curve starts low.
+    out_ << "<text x=\"" << Num(kLeft + 4) << "\" y=\"" << Num(Y(y) + 13)
+         << "\" font-size=\"11\" fill=\"#2a2\">" << Escape(label) << "</text>\n";
   }
 
   void Polyline(const std::vector<std::pair<double, double>>& points, const std::string& color) {
