@@ -75,6 +75,21 @@ class DynamicsSession {
   // BeginRollout). The spans must have exactly the sizes above (asserted).
   virtual Status Step(std::span<const float> obs, std::span<const float> act,
                       std::span<float> next_obs) = 0;
+
+  // Step, and the Jacobians of every row's prediction, for planners that
+  // backpropagate through the model (gradient.h): row r's blocks are
+  //   jac_obs[r·od·od + i·od + j] = ∂next_i / ∂obs_j   (rows × od × od)
+  //   jac_act[r·od·ad + i·ad + j] = ∂next_i / ∂act_j   (rows × od × ad)
+  // with od = obs_dim, ad = act_dim. kUnimplemented (the default) when the
+  // dynamics have no derivatives of their own; a planner may then take
+  // central differences of Step, which is right only for deterministic
+  // dynamics (Dynamics::deterministic()).
+  virtual Status StepWithJacobians(std::span<const float> obs, std::span<const float> act,
+                                   std::span<float> next_obs, std::span<float> jac_obs,
+                                   std::span<float> jac_act) {
+    (void)obs, (void)act, (void)next_obs, (void)jac_obs, (void)jac_act;
+    return MakeError(ErrorCode::kUnimplemented, "these dynamics have no analytic Jacobians");
+  }
 };
 
 // An immutable dynamics model. All methods are const and thread-safe.

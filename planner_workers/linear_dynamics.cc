@@ -1,5 +1,6 @@
 #include "planner_workers/linear_dynamics.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <string>
@@ -25,6 +26,20 @@ class LinearSession final : public DynamicsSession {
     for (size_t r = 0; r < rows_; ++r) {
       dynamics_->Apply(obs.subspan(r * od, od), act.subspan(r * ad, ad),
                        next_obs.subspan(r * od, od));
+    }
+    return OkStatus();
+  }
+
+  // Exact: the Jacobians are A and B for every row.
+  Status StepWithJacobians(std::span<const float> obs, std::span<const float> act,
+                           std::span<float> next_obs, std::span<float> jac_obs,
+                           std::span<float> jac_act) override {
+    if (auto ok = Step(obs, act, next_obs); !ok) return ok;
+    const size_t od = dynamics_->obs_dim(), ad = dynamics_->act_dim();
+    assert(jac_obs.size() == rows_ * od * od && jac_act.size() == rows_ * od * ad);
+    for (size_t r = 0; r < rows_; ++r) {
+      std::copy(dynamics_->a().begin(), dynamics_->a().end(), jac_obs.begin() + r * od * od);
+      std::copy(dynamics_->b().begin(), dynamics_->b().end(), jac_act.begin() + r * od * ad);
     }
     return OkStatus();
   }

@@ -30,6 +30,10 @@ class LinearDynamics final : public Dynamics {
   // next = A obs + B act + c for one row.
   void Apply(std::span<const float> obs, std::span<const float> act, std::span<float> next) const;
 
+  // A (obs_dim × obs_dim) and B (obs_dim × act_dim), row-major.
+  const std::vector<float>& a() const { return a_; }
+  const std::vector<float>& b() const { return b_; }
+
  private:
   LinearDynamics(size_t obs_dim, size_t act_dim, std::vector<float> a, std::vector<float> b,
                  std::vector<float> c, uint64_t model_version)

@@ -110,6 +110,26 @@ Result<MppiOptions> MppiOptions::FromHyperParams(const HyperParams& params) {
   return o;
 }
 
+Status GradientOptions::Validate() const {
+  if (auto ok = sampling.Validate(); !ok) return ok;
+  if (!(learning_rate > 0.0) || !std::isfinite(learning_rate)) {
+    return Fail("planner.learning_rate must be finite and > 0");
+  }
+  return OkStatus();
+}
+
+Result<GradientOptions> GradientOptions::FromHyperParams(const HyperParams& params) {
+  GradientOptions o;
+  auto sampling = SamplingOptions::FromHyperParams(params);
+  if (!sampling) return std::unexpected(sampling.error());
+  o.sampling = *sampling;
+  if (auto ok = ReadDouble(params, "planner.learning_rate", &o.learning_rate); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (auto ok = o.Validate(); !ok) return std::unexpected(ok.error());
+  return o;
+}
+
 Status IcemOptions::Validate() const {
   if (auto ok = sampling.Validate(); !ok) return ok;
   if (elites < 1 || elites > sampling.population) {
@@ -159,12 +179,12 @@ Result<std::chrono::milliseconds> TimeBudgetFromHyperParams(const HyperParams& p
 
 const std::set<std::string>& KnownPlannerKeys() {
   static const std::set<std::string> keys = {
-      "planner.horizon",       "planner.population",       "planner.iterations",
-      "planner.particles",     "planner.threads",          "planner.elites",
-      "planner.alpha",         "planner.min_variance",     "planner.temperature",
-      "planner.noise_std",     "planner.smoothing",        "planner.noise_exponent",
-      "planner.init_std",      "planner.population_decay", "planner.keep_elites",
-      "planner.time_budget_ms"};
+      "planner.horizon",        "planner.population",       "planner.iterations",
+      "planner.particles",      "planner.threads",          "planner.elites",
+      "planner.alpha",          "planner.min_variance",     "planner.temperature",
+      "planner.noise_std",      "planner.smoothing",        "planner.noise_exponent",
+      "planner.init_std",       "planner.population_decay", "planner.keep_elites",
+      "planner.time_budget_ms", "planner.learning_rate"};
   return keys;
 }
 

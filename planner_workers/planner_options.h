@@ -107,6 +107,23 @@ struct IcemOptions {
   static Result<IcemOptions> FromHyperParams(const HyperParams& params);
 };
 
+// Gradient-based planning (the lecture's "backpropagate through f"): Adam on
+// whole action sequences, ascending the predicted return, projected onto the
+// action box after each step.
+struct GradientOptions {
+  // population: action sequences optimised side by side (the warm start or
+  // the middle of the box, the rest drawn uniformly); the best one wins.
+  // iterations: Adam steps per plan.
+  SamplingOptions sampling;
+  // Adam's step size as a fraction of each action's half range
+  // (planner.learning_rate, > 0), decayed to 0 over the iterations by a
+  // cosine. Default: 0.1.
+  double learning_rate = 0.1;
+
+  Status Validate() const;
+  static Result<GradientOptions> FromHyperParams(const HyperParams& params);
+};
+
 // A plan's time budget from planner.time_budget_ms (0 = none). Default: 0.
 Result<std::chrono::milliseconds> TimeBudgetFromHyperParams(const HyperParams& params);
 

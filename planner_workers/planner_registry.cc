@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "planner_workers/cem.h"
+#include "planner_workers/gradient.h"
 #include "planner_workers/icem.h"
 #include "planner_workers/mppi.h"
 #include "planner_workers/planner_options.h"
@@ -55,6 +56,7 @@ PlannerRegistry DefaultPlannerRegistry() {
   (void)registry.Register("cem", [] { return std::make_unique<CemPlanner>(); });
   (void)registry.Register("mppi", [] { return std::make_unique<MppiPlanner>(); });
   (void)registry.Register("icem", [] { return std::make_unique<IcemPlanner>(); });
+  (void)registry.Register("gradient", [] { return std::make_unique<GradientPlanner>(); });
   return registry;
 }
 
@@ -86,6 +88,7 @@ HyperParams DefaultPlannerParams(const std::string& env_name) {
   const CemOptions cem;
   const MppiOptions mppi;
   const IcemOptions icem;
+  const GradientOptions gradient;
   Apply(
       {sampling.horizon, sampling.population, cem.elites, sampling.iterations, sampling.particles},
       &params);
@@ -99,6 +102,7 @@ HyperParams DefaultPlannerParams(const std::string& env_name) {
   params.Set("planner.init_std", std::to_string(icem.init_std));
   params.Set("planner.population_decay", std::to_string(icem.population_decay));
   params.Set("planner.keep_elites", std::to_string(icem.keep_elites));
+  params.Set("planner.learning_rate", std::to_string(gradient.learning_rate));
   params.Set("planner.time_budget_ms", "0");
 
   // Per environment. PETS plans with population 400-500, horizon 25-30,

@@ -42,7 +42,8 @@ class PlannerRegistry {
   std::map<std::string, PlannerFactory> factories_;
 };
 
-// A registry of every built-in planner: "random", "cem", "mppi", "icem".
+// A registry of every built-in planner: "random", "cem", "mppi", "icem",
+// "gradient".
 PlannerRegistry DefaultPlannerRegistry();
 
 // The built-in preset for an environment ("planner.*" keys), sized for a

@@ -30,6 +30,17 @@ class RewardModel {
   virtual Status Evaluate(std::span<const float> obs, std::span<const float> act,
                           std::span<const float> next_obs, size_t rows,
                           std::span<float> out) const = 0;
+
+  // The gradient of each row's reward: g_obs (rows × obs_dim) = ∂r/∂obs,
+  // g_act (rows × act_dim) = ∂r/∂act, g_next (rows × obs_dim) = ∂r/∂next_obs,
+  // for planners that backpropagate (gradient.h). The default takes central
+  // differences of Evaluate (2·(2·obs_dim + act_dim) batched calls), with a
+  // step of 1e-3·max(1, |x|) per element; a reward with a closed form
+  // overrides it. Errors as Evaluate's.
+  virtual Status Gradient(std::span<const float> obs, std::span<const float> act,
+                          std::span<const float> next_obs, size_t rows, size_t obs_dim,
+                          size_t act_dim, std::span<float> g_obs, std::span<float> g_act,
+                          std::span<float> g_next) const;
 };
 
 // The environment's own batched reward (envs::RewardFn).
@@ -60,6 +71,11 @@ class GoalReward final : public RewardModel {
   Status Evaluate(std::span<const float> obs, std::span<const float> act,
                   std::span<const float> next_obs, size_t rows,
                   std::span<float> out) const override;
+  // Exact: ∂r/∂s' = −2 w (s' − g), ∂r/∂a = −2 c a, ∂r/∂s = 0.
+  Status Gradient(std::span<const float> obs, std::span<const float> act,
+                  std::span<const float> next_obs, size_t rows, size_t obs_dim, size_t act_dim,
+                  std::span<float> g_obs, std::span<float> g_act,
+                  std::span<float> g_next) const override;
 
   size_t obs_dim() const { return goal_.size(); }
   size_t act_dim() const { return action_weights_.size(); }

@@ -60,6 +60,10 @@ class SamplingPlanner : public Planner {
   std::span<const float> high() const { return problem_.action.high; }
   // The middle of the action box, act_dim values.
   std::span<const float> midpoint() const { return midpoint_; }
+  // The observation of the last SetState, and the problem being planned.
+  std::span<const float> observation() const { return observation_; }
+  const std::shared_ptr<const Dynamics>& dynamics() const { return problem_.dynamics; }
+  const RewardModel& reward() const { return *problem_.reward; }
   // Whether the current plan started from a caller's warm start.
   bool warm_started() const { return warm_started_; }
   size_t plan_size() const { return horizon() * action_dim(); }

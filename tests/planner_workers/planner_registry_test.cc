@@ -21,7 +21,7 @@ using testing::MakeLqProblem;
 
 TEST(PlannerRegistryTest, KnowsTheBuiltInPlanners) {
   const PlannerRegistry registry = DefaultPlannerRegistry();
-  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"cem", "icem", "mppi", "random"}));
+  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"cem", "gradient", "icem", "mppi", "random"}));
   for (const std::string& name : registry.Names()) {
     auto planner = registry.Create(name, MakeLqProblem(), DefaultPlannerParams("any"));
     ASSERT_TRUE(planner) << name << ": " << planner.error().ToString();
@@ -31,10 +31,10 @@ TEST(PlannerRegistryTest, KnowsTheBuiltInPlanners) {
 }
 
 TEST(PlannerRegistryTest, UnknownPlannerIsNotFoundAndTheErrorListsTheKnownOnes) {
-  auto planner = DefaultPlannerRegistry().Create("gradient", MakeLqProblem(), {});
+  auto planner = DefaultPlannerRegistry().Create("ilqg", MakeLqProblem(), {});
   ASSERT_FALSE(planner);
   EXPECT_EQ(planner.error().code, ErrorCode::kNotFound);
-  EXPECT_NE(planner.error().reason.find("cem, icem, mppi, random"), std::string::npos)
+  EXPECT_NE(planner.error().reason.find("cem, gradient, icem, mppi, random"), std::string::npos)
       << planner.error().reason;
 }
 
