@@ -266,6 +266,11 @@ void Settle() {
 }
 
 // `mbrl storage` on a free port, with its metrics on another.
+// How clients reach storage: "tcp" (127.0.0.1, as across machines) or "ipc"
+// (a Unix-domain socket beside the data directory, as for a learner on the
+// same machine). Set by --transport.
+std::string g_transport = "tcp";
+
 class StorageProcess {
  public:
   StorageProcess(const std::string& mbrl, const fs::path& data_dir, bool sync) {
@@ -302,9 +307,10 @@ class StorageProcess {
  private:
   // Starts it and waits for its "storage ready" line; false if it exits first.
   bool Start(const std::string& mbrl, const fs::path& data_dir, bool sync, bool with_metrics) {
-    std::vector<std::string> argv = {
-        mbrl,       "storage",           "--data-dir",  data_dir.string(),
-        "--listen", "tcp://127.0.0.1:0", "--log-level", "warn"};
+    const std::string listen =
+        g_transport == "ipc" ? "ipc://" + data_dir.string() + ".sock" : "tcp://127.0.0.1:0";
+    std::vector<std::string> argv = {mbrl,       "storage", "--data-dir",  data_dir.string(),
+                                     "--listen", listen,    "--log-level", "warn"};
     if (with_metrics) {
       argv.push_back("--metrics-port");
       argv.push_back("0");
@@ -917,13 +923,16 @@ int Main(int argc, char** argv) {
       syncs = argv[++i];
     } else if (a == "--collectors" && i + 1 < argc) {
       collector_counts = argv[++i];
+    } else if (a == "--transport" && i + 1 < argc &&
+               (std::string(argv[i + 1]) == "tcp" || std::string(argv[i + 1]) == "ipc")) {
+      g_transport = argv[++i];
     } else if (a == "--legacy-values") {
       config.legacy_values = true;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--seconds S] [--dir DIR] [--mbrl PATH] "
                    "[--only raw,ingest,prefilled,sample,latency] [--records small,image] "
-                   "[--sync no,yes] [--collectors 1,4,8] [--legacy-values]\n",
+                   "[--sync no,yes] [--collectors 1,4,8] [--transport tcp|ipc] [--legacy-values]\n",
                    argv[0]);
       return 2;
     }
@@ -948,6 +957,8 @@ int Main(int argc, char** argv) {
               config.dir.c_str());
   std::printf("- each measurement: %.1f s; batches of %u transitions, %u in flight per collector\n",
               config.seconds, kBatchSize, kWindow);
+  std::printf("- transport: %s\n", g_transport == "ipc" ? "ipc:// (Unix-domain socket)"
+                                                        : "tcp://127.0.0.1 (loopback TCP)");
   std::printf("- stored value: small %.0f B, image %.0f B (%s)\n",
               EncodedBytes(config, Kind::kSmall), EncodedBytes(config, Kind::kImage),
               config.legacy_values ? "Cap'n Proto StoredTransition, as before storage/layout.h"
