@@ -65,7 +65,10 @@
 // version each episode planned with and each version's holdout losses.
 //
 // Output: one line per episode on stdout; --summary FILE (DESIGN.md's format,
-// plus "models"); <data-dir>/learning_curve.svg at the end.
+// plus "models"); <data-dir>/learning_curve.svg at the end. --metrics-port
+// serves one registry: storage's, the learner's, the collectors' and, under
+// the planner pool's names, the in-process planners' latency and model
+// version (MeteredPolicy). There is no broker, so no mbrl_broker_* series.
 #include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
@@ -77,12 +80,15 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "apps/local_plot.h"
@@ -270,6 +276,45 @@ std::string FormatSeconds(double s) {
   return buf;
 }
 
+// Reports every plan of a collector's in-process planner under the planner
+// pool's metric names (planner_workers/worker.cc), so that the dashboard's
+// plan latency and model version panels and the planner latency alert cover
+// `mbrl local` too. `progress` gives the inner policy's (plans, seconds
+// planning) so far; it may restart from zero at Reset.
+class MeteredPolicy final : public collector::Policy {
+ public:
+  using Progress = std::function<std::pair<uint64_t, double>()>;
+  MeteredPolicy(collector::Policy* inner, Progress progress, prometheus::Histogram* latency,
+                prometheus::Gauge* version)
+      : inner_(inner), progress_(std::move(progress)), latency_(latency), version_(version) {}
+
+  void Reset(uint64_t episode_seed) override {
+    inner_->Reset(episode_seed);
+    seen_ = progress_();
+  }
+
+  std::vector<float> Act(std::span<const float> observation) override {
+    std::vector<float> action = inner_->Act(observation);
+    const auto [plans, seconds] = progress_();
+    if (plans > seen_.first) {
+      const double per_plan = (seconds - seen_.second) / static_cast<double>(plans - seen_.first);
+      for (uint64_t i = seen_.first; i < plans; ++i) latency_->Observe(per_plan);
+      if (const uint64_t v = inner_->model_version(); v > 0) version_->Set(static_cast<double>(v));
+    }
+    seen_ = {plans, seconds};
+    return action;
+  }
+
+  uint64_t model_version() const override { return inner_->model_version(); }
+
+ private:
+  collector::Policy* inner_;
+  Progress progress_;
+  prometheus::Histogram* latency_;
+  prometheus::Gauge* version_;
+  std::pair<uint64_t, double> seen_{0, 0.0};
+};
+
 // Everything a run is configured with, resolved and checked.
 struct LocalPlan {
   bool learned = true;
@@ -424,6 +469,20 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
   auto server = storage::StorageServer::Start(server_options, store->get(), metrics);
   if (!server) return Fail(role, kExitFailure, server.error().reason);
   const std::string endpoint = (*server)->endpoint();
+  spdlog::info("storage on {} (data in {})", endpoint, options.data_dir);
+  // What the collectors' in-process planners plan (MeteredPolicy).
+  prometheus::Histogram& plan_latency =
+      prometheus::BuildHistogram()
+          .Name("mbrl_planner_plan_latency_seconds")
+          .Help("Time to plan one action sequence (the collectors' in-process planners).")
+          .Register(*metrics)
+          .Add({}, LatencyBuckets());
+  prometheus::Gauge& planner_version =
+      prometheus::BuildGauge()
+          .Name("mbrl_planner_model_version")
+          .Help("Version of the model the last plan used (0: none yet, or true dynamics).")
+          .Register(*metrics)
+          .Add({});
   RunHistory history(std::filesystem::path(options.data_dir) / kHistoryFile);
 
   // Episodes already stored for this env count towards --episodes, in the
@@ -625,8 +684,20 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
       true_policy = mpc->get();
       policy = std::move(*mpc);
     }
-    collector::Collector collector(collector_options, env->get(), policy.get(), client->get(),
-                                   metrics);
+    MeteredPolicy::Progress progress;
+    if (learned_policy) {
+      progress = [learned_policy] {
+        const planner_workers::LearnedEpisodeInfo& e = learned_policy->episode();
+        return std::pair<uint64_t, double>{e.plans, e.plan_seconds};
+      };
+    } else {
+      progress = [true_policy] {
+        const planner_workers::PlannerPolicyStats& st = true_policy->stats();
+        return std::pair<uint64_t, double>{st.plans, st.plan_seconds};
+      };
+    }
+    MeteredPolicy metered(policy.get(), std::move(progress), &plan_latency, &planner_version);
+    collector::Collector collector(collector_options, env->get(), &metered, client->get(), metrics);
     auto last_end = Clock::now();
     planner_workers::PlannerPolicyStats true_stats_before;
     Status s = collector.Run(
