@@ -15,7 +15,7 @@ const std::set<std::string>& PerEnvKeys() {
       "ensemble_size",   "hidden",  "layers",    "probabilistic", "elites",          "lr",
       "weight_decay",    "batch",   "epochs",    "max_steps",     "eval_steps",      "patience",
       "min_improvement", "holdout", "bootstrap", "seed",          "min_transitions", "refit_every",
-      "angle_indices",   "target",  "nll_beta",  "max_versions"};
+      "angle_indices",   "target",  "nll_beta",  "max_versions",  "learned_reward"};
   return keys;
 }
 
@@ -218,6 +218,8 @@ Result<EnvConfig> ResolveEnvConfig(const HyperParams& params, const std::string&
       return BadValue(l.SourceName("target"), "must be delta or next_state, not '" + *text + "'");
     }
   }
+  MBRL_TRY(learned_reward, l.Bool("learned_reward", false));
+  c.features.learned_reward = *learned_reward;
   if (Status s = c.features.Validate(); !s) {
     return InvalidArgument("learner features for " + env + ": " + s.error().reason);
   }

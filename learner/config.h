@@ -32,6 +32,8 @@
 //   angle_indices     per env   observation indices fed as (sin, cos), a list
 //                               (cartpole_swingup: [1]; [] for none)
 //   target            delta     delta (s′ − s) or next_state (s′)
+//   learned_reward    false     also learn r(s, a) in a reward head (for
+//                               environments whose reward is not known)
 // and, for the process as a whole only (not per environment):
 //   poll_ms           500       wait between cursor reads when idle
 //   page_items        4096      transitions per cursor page

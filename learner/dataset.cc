@@ -26,6 +26,7 @@ Status TransitionDataset::Append(uint64_t id, const Transition& t) {
   actions_.insert(actions_.end(), t.action.begin(), t.action.end());
   next_observations_.insert(next_observations_.end(), t.next_observation.begin(),
                             t.next_observation.end());
+  rewards_.push_back(t.reward);
   ids_.push_back(id);
   return OkStatus();
 }

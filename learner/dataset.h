@@ -19,7 +19,7 @@ class TransitionDataset {
   // Rows of exactly these widths are accepted.
   TransitionDataset(std::string env_name, uint32_t observation_dim, uint32_t action_dim);
 
-  // Appends (s, a, s') under `id` (the storage position). Ids must increase:
+  // Appends (s, a, r, s') under `id` (the storage position). Ids must increase:
   // kInvalidArgument for an id at or below the last one (a row read twice)
   // and for widths other than the dataset's; nothing is appended then.
   Status Append(uint64_t id, const Transition& transition);
@@ -37,6 +37,7 @@ class TransitionDataset {
   const std::vector<float>& observations() const { return observations_; }
   const std::vector<float>& actions() const { return actions_; }
   const std::vector<float>& next_observations() const { return next_observations_; }
+  const std::vector<float>& rewards() const { return rewards_; }
   const std::vector<uint64_t>& ids() const { return ids_; }
 
  private:
@@ -46,6 +47,7 @@ class TransitionDataset {
   std::vector<float> observations_;
   std::vector<float> actions_;
   std::vector<float> next_observations_;
+  std::vector<float> rewards_;
   std::vector<uint64_t> ids_;
 };
 

@@ -94,25 +94,35 @@ torch::Tensor MakeInputs(const FeatureSpec& spec, const torch::Tensor& observati
 }
 
 torch::Tensor MakeTargets(const FeatureSpec& spec, const torch::Tensor& observations,
-                          const torch::Tensor& next_observations) {
+                          const torch::Tensor& next_observations, const torch::Tensor& rewards) {
   CheckRows(spec, observations, next_observations, spec.observation_dim, "next observations");
-  if (spec.target == TargetKind::kNextState) return next_observations;
-  return next_observations - observations;
+  torch::Tensor state =
+      spec.target == TargetKind::kNextState ? next_observations : next_observations - observations;
+  if (!spec.learned_reward) return state;
+  TORCH_CHECK(rewards.defined() && rewards.dim() == 1 && rewards.size(0) == observations.size(0),
+              "a learned reward needs rewards [N=", observations.size(0), "]");
+  return torch::cat({state, rewards.to(state.scalar_type()).unsqueeze(1)}, 1);
 }
 
 torch::Tensor NextFromTarget(const FeatureSpec& spec, const torch::Tensor& observations,
                              const torch::Tensor& predicted) {
-  TORCH_CHECK(observations.sizes() == predicted.sizes(),
-              "observations and predictions must share their shape, got ", observations.sizes(),
-              " and ", predicted.sizes());
-  if (spec.target == TargetKind::kNextState) return predicted;
-  return observations + predicted;
+  TORCH_CHECK(
+      predicted.dim() == 2 && observations.dim() == 2 &&
+          predicted.size(0) == observations.size(0) &&
+          (predicted.size(1) == observations.size(1) || predicted.size(1) == spec.output_dim()),
+      "predictions must have the observations' rows and observation_dim or output_dim "
+      "columns, got ",
+      observations.sizes(), " and ", predicted.sizes());
+  const torch::Tensor state = predicted.narrow(1, 0, observations.size(1));
+  if (spec.target == TargetKind::kNextState) return state;
+  return observations + state;
 }
 
 void DescribeFeatures(const FeatureSpec& spec, Architecture& architecture) {
   architecture.input_transform = spec.input_transform;
   architecture.angle_indices = spec.angle_indices;
   architecture.target = spec.target;
+  architecture.learned_reward = spec.learned_reward;
 }
 
 Result<FeatureSpec> FeatureSpecFrom(const ModelWeights& weights) {
@@ -121,7 +131,11 @@ Result<FeatureSpec> FeatureSpecFrom(const ModelWeights& weights) {
     return InvalidArgument("the architecture has fewer than two layer sizes");
   }
   FeatureSpec spec;
-  spec.observation_dim = a.layer_sizes.back();
+  spec.learned_reward = a.learned_reward;
+  if (a.layer_sizes.back() <= (a.learned_reward ? 1u : 0u)) {
+    return InvalidArgument("the output width leaves no observation columns");
+  }
+  spec.observation_dim = a.layer_sizes.back() - (a.learned_reward ? 1 : 0);
   spec.input_transform = a.input_transform;
   spec.angle_indices = a.angle_indices;
   spec.target = a.target;

@@ -40,6 +40,10 @@ struct FeatureSpec {
   std::vector<uint32_t> angle_indices;
   // What the network predicts. Default: the state delta.
   TargetKind target = TargetKind::kDelta;
+  // Also predict the reward r(s, a), in one more output column after the
+  // observation's, for environments whose reward is not known (planners read
+  // it through models::MakeLearnedReward). Default: false.
+  bool learned_reward = false;
 
   // kInvalidArgument for zero widths, an unknown transform or target, or angle
   // indices that are out of range, unsorted or repeated.
@@ -47,8 +51,9 @@ struct FeatureSpec {
 
   // Width of the network input (see the layout above).
   int64_t input_dim() const;
-  // Width of the prediction target: the observation width.
-  int64_t output_dim() const { return observation_dim; }
+  // Width of the prediction target: the observation width, plus one with a
+  // learned reward.
+  int64_t output_dim() const { return int64_t{observation_dim} + (learned_reward ? 1 : 0); }
 
   bool operator==(const FeatureSpec&) const = default;
 };
@@ -65,21 +70,26 @@ FeatureSpec DefaultFeatureSpec(const std::string& env_name, uint32_t observation
 torch::Tensor MakeInputs(const FeatureSpec& spec, const torch::Tensor& observations,
                          const torch::Tensor& actions);
 
-// Targets [N, observation_dim]: next − obs (delta) or next.
+// Targets [N, output_dim()]: next − obs (delta) or next, then the reward
+// column when spec.learned_reward (`rewards`: float32 [N], required then and
+// ignored otherwise).
 torch::Tensor MakeTargets(const FeatureSpec& spec, const torch::Tensor& observations,
-                          const torch::Tensor& next_observations);
+                          const torch::Tensor& next_observations,
+                          const torch::Tensor& rewards = {});
 
 // The next observation a prediction of the target means: obs + target (delta)
-// or the target itself. `observations` and `predicted` share their shape.
+// or the target itself. `predicted` has the rows of `observations` and
+// observation_dim or output_dim() columns (a reward column is left out).
 torch::Tensor NextFromTarget(const FeatureSpec& spec, const torch::Tensor& observations,
                              const torch::Tensor& predicted);
 
-// Writes input_transform, angle_indices and target into `architecture`.
+// Writes input_transform, angle_indices, target and learned_reward into
+// `architecture`.
 void DescribeFeatures(const FeatureSpec& spec, Architecture& architecture);
 
 // The feature spec of published ensemble weights: output width = observation
-// width, and the action width is what remains of the input. kInvalidArgument
-// when the architecture is inconsistent (e.g. fewer input columns than the
+// width (+ 1 with a learned reward), and the action width is what remains of the input.
+// kInvalidArgument when the architecture is inconsistent (e.g. fewer input columns than the
 // transformed observation needs).
 Result<FeatureSpec> FeatureSpecFrom(const ModelWeights& weights);
 

@@ -57,6 +57,7 @@ TrainingData ToTrainingData(const TransitionDataset& d) {
   data.observations = FloatRows(d.observations(), d.size(), d.observation_dim());
   data.actions = FloatRows(d.actions(), d.size(), d.action_dim());
   data.next_observations = FloatRows(d.next_observations(), d.size(), d.observation_dim());
+  data.rewards = FloatRows(d.rewards(), d.size(), 1).squeeze(1);
   std::vector<int64_t> ids(d.ids().begin(), d.ids().end());
   data.ids = torch::tensor(ids, torch::kLong);
   return data;

@@ -54,6 +54,11 @@ Status CheckData(const TrainingData& data, const FeatureSpec& features) {
   if (data.actions.size(0) != n || data.next_observations.size(0) != n) {
     return InvalidArgument("observations, actions and next observations differ in row count");
   }
+  if (features.learned_reward &&
+      (!data.rewards.defined() || data.rewards.scalar_type() != torch::kFloat32 ||
+       data.rewards.dim() != 1 || data.rewards.size(0) != n)) {
+    return InvalidArgument("a model with a learned reward needs rewards as float32 [N]");
+  }
   if (data.ids.defined() &&
       (data.ids.scalar_type() != torch::kInt64 || data.ids.dim() != 1 || data.ids.size(0) != n)) {
     return InvalidArgument("ids must be int64 [N]");
@@ -335,7 +340,8 @@ Result<FitReport> DynamicsTrainer::Fit(const TrainingData& data,
   {
     torch::NoGradGuard no_grad;
     const torch::Tensor x = MakeInputs(features_, data.observations, data.actions);
-    const torch::Tensor y = MakeTargets(features_, data.observations, data.next_observations);
+    const torch::Tensor y =
+        MakeTargets(features_, data.observations, data.next_observations, data.rewards);
     const torch::Tensor train_rows = IndexTensor(split.train);
     x_train = x.index_select(0, train_rows).contiguous();
     y_train = y.index_select(0, train_rows).contiguous();

@@ -121,6 +121,8 @@ struct TrainingData {
   torch::Tensor observations;       // [N, observation_dim]
   torch::Tensor actions;            // [N, action_dim]
   torch::Tensor next_observations;  // [N, observation_dim]
+  // float32 [N]: the rewards; required when the features learn the reward.
+  torch::Tensor rewards;
   // int64 [N]: stable ids (e.g. storage positions) deciding the holdout split;
   // undefined = the row indices.
   torch::Tensor ids;

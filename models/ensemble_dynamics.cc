@@ -78,6 +78,9 @@ struct Frozen {
   size_t obs_dim = 0;
   size_t act_dim = 0;
   size_t input_dim = 0;
+  // Width of the network output: obs_dim, plus one reward column last when
+  // the model has a learned reward head.
+  size_t out_dim = 0;
   std::vector<uint32_t> angle_indices;  // Empty unless kAngleSinCos.
   TargetKind target = TargetKind::kDelta;
   bool probabilistic = true;
@@ -231,7 +234,7 @@ class EnsembleDynamicsSession final : public DynamicsSession {
           FillNaN(dst, od);
           continue;
         }
-        const size_t at = (member_[r] * batch + slot_[r]) * od;
+        const size_t at = (member_[r] * batch + slot_[r]) * f_->out_dim;
         const float* s = &obs[r * od];
         for (size_t d = 0; d < od; ++d) {
           float target = mean_data[at + d];
@@ -275,7 +278,7 @@ class EnsembleDynamicsSession final : public DynamicsSession {
         FillNaN(dst, od);
         continue;
       }
-      const float* target = &mean_data[slot_[r] * od];
+      const float* target = &mean_data[slot_[r] * f_->out_dim];
       const float* s = &obs[r * od];
       for (size_t d = 0; d < od; ++d) dst[d] = delta ? s[d] + target[d] : target[d];
       if (!AllFinite(dst, od)) FillNaN(dst, od);
@@ -369,19 +372,24 @@ Status EnsembleDynamicsOptions::Validate() const {
   return OkStatus();
 }
 
-Result<std::shared_ptr<const planner_workers::Dynamics>> MakeEnsembleDynamics(
-    const ModelWeights& weights, const EnsembleDynamicsOptions& options) {
+namespace {
+
+// The elites of `weights`, frozen for inference, and the input/output layout.
+Result<std::shared_ptr<Frozen>> Freeze(const ModelWeights& weights,
+                                       const EnsembleDynamicsOptions& options) {
   if (Status valid = options.Validate(); !valid) return std::unexpected(valid.error());
   const Architecture& a = weights.architecture;
-  if (a.learned_reward) {
-    return MakeError(ErrorCode::kUnimplemented,
-                     "ensemble dynamics with a learned reward head are not supported");
-  }
   if (a.layer_sizes.size() < 2) {
     return InvalidArgument("the architecture has fewer than two layer sizes");
   }
+  const size_t reward_columns = a.learned_reward ? 1 : 0;
+  if (a.layer_sizes.back() <= reward_columns) {
+    return InvalidArgument("the output width " + std::to_string(a.layer_sizes.back()) +
+                           " leaves no observation columns beside the reward");
+  }
   auto frozen = std::make_shared<Frozen>();
-  frozen->obs_dim = a.layer_sizes.back();
+  frozen->out_dim = a.layer_sizes.back();
+  frozen->obs_dim = frozen->out_dim - reward_columns;
   frozen->input_dim = a.layer_sizes.front();
   switch (a.input_transform) {
     case InputTransform::kNone:
@@ -450,8 +458,79 @@ Result<std::shared_ptr<const planner_workers::Dynamics>> MakeEnsembleDynamics(
   frozen->propagation = options.propagation;
   frozen->threads = options.threads;
   frozen->version = weights.version;
+  return frozen;
+}
+
+// The learned reward head: the elites' mean of the last output column.
+class LearnedReward final : public planner_workers::RewardModel {
+ public:
+  explicit LearnedReward(std::shared_ptr<const Frozen> frozen) : f_(std::move(frozen)) {}
+
+  Status Evaluate(std::span<const float> obs, std::span<const float> act,
+                  std::span<const float> /*next_obs*/, size_t rows,
+                  std::span<float> out) const override {
+    const size_t od = f_->obs_dim, ad = f_->act_dim, in = f_->input_dim;
+    assert(obs.size() >= rows * od && act.size() >= rows * ad && out.size() >= rows);
+    if (f_->threads > 0 && at::get_num_threads() != f_->threads) {
+      at::set_num_threads(f_->threads);
+    }
+    // Scratch per call: one instance serves every planner thread.
+    std::vector<float> input;
+    input.reserve(rows * in);
+    std::vector<size_t> valid_rows;
+    for (size_t r = 0; r < rows; ++r) {
+      if (!AllFinite(&obs[r * od], od) || !AllFinite(&act[r * ad], ad)) {
+        out[r] = std::numeric_limits<float>::quiet_NaN();
+        continue;
+      }
+      input.resize(input.size() + in);
+      f_->Transform(&obs[r * od], &act[r * ad], &input[input.size() - in]);
+      valid_rows.push_back(r);
+    }
+    if (valid_rows.empty()) return OkStatus();
+    try {
+      torch::NoGradGuard no_grad;
+      const int64_t m = static_cast<int64_t>(f_->members);
+      const int64_t n = static_cast<int64_t>(valid_rows.size());
+      const torch::Tensor x =
+          torch::from_blob(input.data(), {1, n, static_cast<int64_t>(in)}, torch::kFloat32)
+              .expand({m, n, static_cast<int64_t>(in)});
+      const torch::Tensor reward = f_->module->Predict(x)
+                                       .mean.select(2, static_cast<int64_t>(f_->obs_dim))
+                                       .mean(0)
+                                       .contiguous();  // [n]
+      const float* data = reward.data_ptr<float>();
+      for (size_t k = 0; k < valid_rows.size(); ++k) out[valid_rows[k]] = data[k];
+    } catch (const std::exception& e) {
+      return Internal(std::string("learned reward forward failed: ") + e.what());
+    }
+    return OkStatus();
+  }
+
+ private:
+  const std::shared_ptr<const Frozen> f_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const planner_workers::Dynamics>> MakeEnsembleDynamics(
+    const ModelWeights& weights, const EnsembleDynamicsOptions& options) {
+  auto frozen = Freeze(weights, options);
+  if (!frozen) return std::unexpected(frozen.error());
   return std::shared_ptr<const planner_workers::Dynamics>(
-      std::make_shared<EnsembleDynamics>(std::move(frozen)));
+      std::make_shared<EnsembleDynamics>(std::move(*frozen)));
+}
+
+Result<std::shared_ptr<const planner_workers::RewardModel>> MakeLearnedReward(
+    const ModelWeights& weights, const EnsembleDynamicsOptions& options) {
+  if (!weights.architecture.learned_reward) {
+    return InvalidArgument("model " + weights.name + " version " + std::to_string(weights.version) +
+                           " has no learned reward head (train it with learner.learned_reward)");
+  }
+  auto frozen = Freeze(weights, options);
+  if (!frozen) return std::unexpected(frozen.error());
+  return std::shared_ptr<const planner_workers::RewardModel>(
+      std::make_shared<LearnedReward>(std::move(*frozen)));
 }
 
 }  // namespace mbrl::models

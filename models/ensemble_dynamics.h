@@ -77,6 +77,7 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "planner_workers/dynamics.h"
+#include "planner_workers/reward.h"
 
 namespace mbrl::models {
 
@@ -108,11 +109,21 @@ struct EnsembleDynamicsOptions {
 // ensemble (models/ensemble.h: EnsembleFromWeights), an unknown input
 // transform or target, angle indices that are out of range, unsorted or
 // repeated, an input width that leaves no action columns, or repeated elites;
-// kUnimplemented for a learned reward head (architecture.learned_reward).
+// A model with a learned reward head (architecture.learned_reward) predicts
+// the reward in one more output column, last; the dynamics ignore it.
 //
 // Building the module draws its (then overwritten) initial weights from
 // LibTorch's global generator, as every ensemble construction does.
 Result<std::shared_ptr<const planner_workers::Dynamics>> MakeEnsembleDynamics(
+    const ModelWeights& weights, const EnsembleDynamicsOptions& options);
+
+// The learned reward head of `weights` as a planning reward: r(s, a) is the
+// mean over the elites of the predicted reward column (the next observation
+// is not used), from its own forward pass. Rows with non-finite inputs get
+// NaN. Thread-safe (scratch per call); options.threads as for the dynamics;
+// options.propagation is not used. kInvalidArgument for weights without a
+// reward head, and as MakeEnsembleDynamics for the rest.
+Result<std::shared_ptr<const planner_workers::RewardModel>> MakeLearnedReward(
     const ModelWeights& weights, const EnsembleDynamicsOptions& options);
 
 }  // namespace mbrl::models

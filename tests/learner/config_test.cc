@@ -45,6 +45,7 @@ learner:
   cartpole_swingup:
     hidden: 32
     angle_indices: []
+    learned_reward: true
   half_cheetah:
     epochs: 7
 )");
@@ -54,10 +55,13 @@ learner:
   EXPECT_EQ(cartpole->schedule.refit_every, 400u);
   EXPECT_TRUE(cartpole->features.angle_indices.empty());
   EXPECT_EQ(cartpole->features.input_transform, InputTransform::kNone);
+  EXPECT_TRUE(cartpole->features.learned_reward);
+  EXPECT_EQ(cartpole->features.output_dim(), 5);
 
   auto cheetah = ResolveEnvConfig(params, "half_cheetah", 17, 6);
   ASSERT_TRUE(cheetah);
   EXPECT_EQ(cheetah->trainer.hidden, (std::vector<int64_t>{64, 64}));  // Global beats preset.
+  EXPECT_FALSE(cheetah->features.learned_reward);
   EXPECT_EQ(cheetah->trainer.max_epochs, 7);
 }
 

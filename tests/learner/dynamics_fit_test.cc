@@ -15,6 +15,9 @@
 #include "envs/environment.h"
 #include "learner/features.h"
 #include "learner/trainer.h"
+#include "models/ensemble_dynamics.h"
+#include "planner_workers/planner_registry.h"
+#include "planner_workers/true_dynamics.h"
 #include "tests/learner/learner_test_util.h"
 
 namespace mbrl::learner {
@@ -28,6 +31,7 @@ struct Episodes {
   uint32_t act_dim = 0;
   std::vector<torch::Tensor> observations;  // Per episode: [T + 1, obs_dim].
   std::vector<torch::Tensor> actions;       // Per episode: [T, act_dim].
+  std::vector<torch::Tensor> rewards;       // Per episode: [T].
 
   TrainingData Transitions() const {
     std::vector<torch::Tensor> obs, act, next;
@@ -41,6 +45,7 @@ struct Episodes {
     d.observations = torch::cat(obs);
     d.actions = torch::cat(act);
     d.next_observations = torch::cat(next);
+    d.rewards = torch::cat(rewards);
     return d;
   }
 };
@@ -59,6 +64,7 @@ Episodes RandomEpisodes(const std::string& name, int count, uint64_t seed) {
     std::vector<float> obs = (*env)->Reset(seed * 1000 + static_cast<uint64_t>(e));
     std::vector<float> all_obs(obs);
     std::vector<float> all_act;
+    std::vector<float> all_rewards;
     for (uint32_t t = 0; t < spec.max_episode_steps; ++t) {
       std::vector<float> a(out.act_dim);
       for (uint32_t i = 0; i < out.act_dim; ++i) {
@@ -68,12 +74,14 @@ Episodes RandomEpisodes(const std::string& name, int count, uint64_t seed) {
       EXPECT_TRUE(step);
       if (!step) return out;
       all_act.insert(all_act.end(), a.begin(), a.end());
+      all_rewards.push_back(static_cast<float>(step->reward));
       all_obs.insert(all_obs.end(), step->observation.begin(), step->observation.end());
       if (step->terminated || step->truncated) break;
     }
     const int64_t steps = static_cast<int64_t>(all_act.size() / out.act_dim);
     out.observations.push_back(torch::tensor(all_obs).reshape({steps + 1, out.obs_dim}));
     out.actions.push_back(torch::tensor(all_act).reshape({steps, out.act_dim}));
+    out.rewards.push_back(torch::tensor(all_rewards));
   }
   return out;
 }
@@ -236,6 +244,79 @@ TEST_F(LearnerTorchTest, FitsCartpoleSwingupFromRandomEpisodes) {
                .all_rows_bound = 0.05,
                .rail = 2.4},
               FitOptions());
+}
+
+// A reward head learned beside the dynamics (for environments whose reward is
+// not known): it predicts pendulum_swingup's reward on other episodes, and a
+// planner that knows only the learned reward swings the pendulum up.
+TEST_F(LearnerTorchTest, LearnsARewardHeadThatPlansThePendulumSwingUp) {
+  const std::string env_name = "pendulum_swingup";
+  const Episodes train = RandomEpisodes(env_name, 15, 1);
+  const Episodes test = RandomEpisodes(env_name, 5, 2);
+  ASSERT_FALSE(train.observations.empty());
+  TrainerOptions options = FitOptions();
+  options.max_steps = 600;
+  FeatureSpec features = DefaultFeatureSpec(env_name, train.obs_dim, train.act_dim);
+  features.learned_reward = true;
+  auto trainer = DynamicsTrainer::Create(options, features);
+  ASSERT_TRUE(trainer) << trainer.error().reason;
+  auto report = (*trainer)->Fit(train.Transitions());
+  ASSERT_TRUE(report) << report.error().reason;
+  const ModelWeights weights = (*trainer)->Export();
+  ASSERT_TRUE(weights.architecture.learned_reward);
+
+  // Through the planners' path: the published weights, MakeLearnedReward.
+  auto reward = models::MakeLearnedReward(weights, {});
+  ASSERT_TRUE(reward) << reward.error().reason;
+  const TrainingData other = test.Transitions();
+  const size_t rows = static_cast<size_t>(other.observations.size(0));
+  std::vector<float> obs(other.observations.data_ptr<float>(),
+                         other.observations.data_ptr<float>() + rows * train.obs_dim);
+  std::vector<float> act(other.actions.data_ptr<float>(),
+                         other.actions.data_ptr<float>() + rows * train.act_dim);
+  std::vector<float> next(other.next_observations.data_ptr<float>(),
+                          other.next_observations.data_ptr<float>() + rows * train.obs_dim);
+  std::vector<float> predicted(rows);
+  ASSERT_TRUE((*reward)->Evaluate(obs, act, next, rows, predicted));
+  const torch::Tensor truth = other.rewards;
+  const double nmse = (torch::tensor(predicted) - truth).square().mean().item<double>() /
+                      truth.var(0, /*unbiased=*/false).item<double>();
+  std::printf("[ %s ] learned reward: normalized MSE on other episodes %.2e (%zu rows)\n",
+              env_name.c_str(), nmse, rows);
+  EXPECT_LE(nmse, 0.01);
+
+  // Plan through the true simulator with the learned reward only.
+  const envs::EnvRegistry registry = envs::DefaultRegistry();
+  auto dynamics = planner_workers::TrueDynamics::Create(registry, env_name);
+  ASSERT_TRUE(dynamics);
+  auto env = registry.Create(env_name);
+  ASSERT_TRUE(env);
+  HyperParams params = planner_workers::DefaultPlannerParams(env_name);
+  params.Set("planner.population", "64");
+  params.Set("planner.elites", "8");
+  params.Set("planner.iterations", "3");
+  auto planner = planner_workers::DefaultPlannerRegistry().Create(
+      "cem", {*dynamics, *reward, (*env)->spec().action}, params);
+  ASSERT_TRUE(planner) << planner.error().reason;
+  (*planner)->Reset(1);
+  std::vector<float> o = (*env)->Reset(11);
+  std::vector<float> warm;
+  double episode_return = 0.0;
+  for (uint32_t t = 0; t < (*env)->spec().max_episode_steps; ++t) {
+    ASSERT_TRUE((*planner)->SetState(o, warm));
+    ASSERT_TRUE((*planner)->OptimizePolicy({}));
+    auto step = (*env)->Step((*planner)->ActionFromPolicy());
+    ASSERT_TRUE(step);
+    episode_return += step->reward;
+    o = step->observation;
+    warm.assign((*planner)->BestTrajectory().begin() + 1, (*planner)->BestTrajectory().end());
+    if (step->terminated || step->truncated) break;
+  }
+  std::printf("[ %s ] CEM with the learned reward: true return %.1f (fit %.1f s)\n",
+              env_name.c_str(), episode_return, report->seconds);
+  // A random policy scores about −1200 here and CEM with the true reward
+  // about −365 (planner_registry.cc); swinging up and holding needs > −600.
+  EXPECT_GT(episode_return, -600.0);
 }
 
 }  // namespace

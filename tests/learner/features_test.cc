@@ -74,6 +74,30 @@ TEST(LearnerFeaturesTest, ArchitectureDescriptionRoundTrips) {
   EXPECT_EQ(*back, spec);
 }
 
+TEST(LearnerFeaturesTest, ALearnedRewardIsOneMoreTargetColumnThatNextObservationsIgnore) {
+  FeatureSpec spec = DefaultFeatureSpec("cartpole_swingup", 4, 1);
+  spec.learned_reward = true;
+  EXPECT_EQ(spec.output_dim(), 5);
+  const torch::Tensor obs = torch::randn({5, 4});
+  const torch::Tensor next = torch::randn({5, 4});
+  const torch::Tensor rewards = torch::randn({5});
+  const torch::Tensor target = MakeTargets(spec, obs, next, rewards);
+  ASSERT_EQ(target.sizes(), (std::vector<int64_t>{5, 5}));
+  EXPECT_TRUE(torch::allclose(target.narrow(1, 0, 4), next - obs));
+  EXPECT_TRUE(torch::equal(target.select(1, 4), rewards));
+  EXPECT_TRUE(torch::allclose(NextFromTarget(spec, obs, target), next));
+  EXPECT_THROW(MakeTargets(spec, obs, next), c10::Error) << "rewards are required";
+
+  ModelWeights w;
+  w.architecture.layer_sizes = {static_cast<uint32_t>(spec.input_dim()), 32,
+                                static_cast<uint32_t>(spec.output_dim())};
+  DescribeFeatures(spec, w.architecture);
+  EXPECT_TRUE(w.architecture.learned_reward);
+  auto back = FeatureSpecFrom(w);
+  ASSERT_TRUE(back) << back.error().reason;
+  EXPECT_EQ(*back, spec);
+}
+
 TEST(LearnerFeaturesTest, RejectsBadAngleIndices) {
   FeatureSpec spec;
   spec.observation_dim = 3;

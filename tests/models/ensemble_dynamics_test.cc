@@ -43,7 +43,8 @@ struct Built {
 };
 
 // Publishes `model` as the learner would: features described, a version.
-Built Publish(ProbabilisticEnsemble model, TargetKind target = TargetKind::kDelta) {
+Built Publish(ProbabilisticEnsemble model, TargetKind target = TargetKind::kDelta,
+              bool learned_reward = false) {
   Built b;
   b.model = std::move(model);
   b.weights = ExportWeights(*b.model);
@@ -54,6 +55,7 @@ Built Publish(ProbabilisticEnsemble model, TargetKind target = TargetKind::kDelt
   spec.input_transform = InputTransform::kAngleSinCos;
   spec.angle_indices = {1};
   spec.target = target;
+  spec.learned_reward = learned_reward;
   learner::DescribeFeatures(spec, b.weights.architecture);
   b.spec = learner::FeatureSpecFrom(b.weights).value();
   return b;
@@ -537,6 +539,53 @@ TEST_F(ModelEnsembleDynamics, ThreadsOptionAppliesToTheSteppingThread) {
   EXPECT_EQ(at::get_num_threads(), 1);
 }
 
+TEST_F(ModelEnsembleDynamics, ARewardHeadIsTheLastColumnAndTheDynamicsIgnoreIt) {
+  EnsembleOptions o;
+  o.input_dim = kObs + 1 + kAct;
+  o.output_dim = kObs + 1;  // The reward last.
+  o.hidden = {32, 32};
+  o.ensemble_size = 3;
+  ProbabilisticEnsemble model(o);
+  model->FitNormalization(torch::randn({200, o.input_dim}) * 2.0 + 0.3,
+                          torch::randn({200, o.output_dim}) * 0.5 - 0.1);
+  model->set_elites({2, 0});
+  const Built b = Publish(std::move(model), TargetKind::kDelta, /*learned_reward=*/true);
+  ASSERT_TRUE(b.weights.architecture.learned_reward);
+  ASSERT_EQ(b.spec.observation_dim, kObs);
+  auto dynamics = Make(b.weights, Propagation::kExpectation);
+  ASSERT_TRUE(dynamics);
+  EXPECT_EQ(dynamics->obs_dim(), kObs);
+  EXPECT_EQ(dynamics->act_dim(), kAct);
+  auto reward = MakeLearnedReward(b.weights, {});
+  ASSERT_TRUE(reward) << reward.error().ToString();
+
+  constexpr size_t kRows = 6;
+  const std::vector<float> obs = Uniform(kRows * kObs, -2.0, 2.0);
+  std::vector<float> act = Uniform(kRows * kAct, -1.0, 1.0);
+  act[kAct] = std::numeric_limits<float>::quiet_NaN();  // Row 1 cannot be scored.
+  std::vector<float> next(kRows * kObs), r(kRows);
+  auto session = Session(*dynamics);
+  ASSERT_TRUE(session->BeginRollout({kRows, 1, 0}, 1));
+  ASSERT_TRUE(session->Step(obs, act, next));
+  ASSERT_TRUE((*reward)->Evaluate(obs, act, next, kRows, r));
+  EXPECT_TRUE(std::isnan(r[1]));
+  torch::NoGradGuard no_grad;
+  for (size_t row = 0; row < kRows; ++row) {
+    if (row == 1) continue;
+    const torch::Tensor so = torch::from_blob(const_cast<float*>(&obs[row * kObs]), {1, kObs});
+    const torch::Tensor sa = torch::from_blob(&act[row * kAct], {1, kAct});
+    const torch::Tensor x = learner::MakeInputs(b.spec, so, sa);
+    const EnsembleOutput out = b.model.ptr()->Predict(x.unsqueeze(0).expand({3, 1, x.size(1)}));
+    const torch::Tensor mean = 0.5 * (out.mean[2] + out.mean[0]);  // [1, kObs + 1]
+    EXPECT_NEAR(r[row], mean[0][kObs].item<float>(), 1e-5) << "row " << row;
+    const torch::Tensor expected = learner::NextFromTarget(b.spec, so, mean);
+    for (size_t d = 0; d < kObs; ++d) {
+      EXPECT_NEAR(next[row * kObs + d], expected[0][d].item<float>(), 1e-5)
+          << "row " << row << " dim " << d;
+    }
+  }
+}
+
 TEST_F(ModelEnsembleDynamics, RejectsMisuseAndBadWeights) {
   const Built b = MlpEnsemble(true, {0, 1});
   auto dynamics = Make(b.weights, Propagation::kTsInf);
@@ -560,9 +609,12 @@ TEST_F(ModelEnsembleDynamics, RejectsMisuseAndBadWeights) {
   ModelWeights w = b.weights;
   w.kind = ModelKind::kGaussianProcess;
   fails(w, ErrorCode::kInvalidArgument);
-  w = b.weights;
-  w.architecture.learned_reward = true;
-  fails(w, ErrorCode::kUnimplemented);
+  {
+    auto no_head = MakeLearnedReward(b.weights, {});
+    ASSERT_FALSE(no_head);
+    EXPECT_EQ(no_head.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(no_head.error().reason.find("no learned reward head"), std::string::npos);
+  }
   w = b.weights;
   w.architecture.angle_indices = {3};
   fails(w, ErrorCode::kInvalidArgument);
