@@ -453,9 +453,14 @@ cd "$workdir"
 exec setpriv --reuid="$uid" --regid="$gid" --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"
 `;
 
+// The binary the pods run: a copy inside the work directory, because the
+// build may live under /tmp (bind-mounted over in every pod) or in a
+// directory that the pods' uid cannot enter.
+let podBinary = null;
+
 function startPod(pod) {
   const c = pod.container;
-  const binary = path.resolve(BINARY);
+  const binary = podBinary;
   const command = [...(c.command || []), ...(c.args || [])].map((a, i) => (i === 0 && a === "mbrl" ? binary : pod.mapPath(a)));
   if (command[0] !== binary) throw new Error(`${pod.name}: command ${c.command} is not mbrl`);
   const tmpMount = pod.mounts.find((m) => m.mountPath === "/tmp");
@@ -523,6 +528,9 @@ async function main() {
   work = fs.mkdtempSync(path.join(workRoot, "mbrl-netns-rehearsal-"));
   fs.chmodSync(work, 0o755);
   fs.mkdirSync(path.join(work, "logs"));
+  podBinary = path.join(work, "mbrl");
+  fs.copyFileSync(path.resolve(BINARY), podBinary);
+  fs.chmodSync(podBinary, 0o755);
   const sub = subnet();
   makePods(sub);
   const byWorkload = (name) => pods.filter((p) => p.workload === name);
