@@ -187,8 +187,9 @@ void StorageServer::Impl::RegisterMetrics() {
   for (size_t i = 0; i < std::variant_size_v<decltype(StorageRequest::body)>; ++i) {
     requests_by_type.push_back(&requests->Add({{"type", kRequestTypes[i]}}));
   }
-  for (const char* reason : {"too_large", "malformed", "invalid", "unknown_request", "bad_framing",
-                             "busy", "out_of_order", "write_error", "not_found"}) {
+  for (const char* reason :
+       {"too_large", "malformed", "invalid", "schema_version", "unknown_request", "bad_framing",
+        "busy", "out_of_order", "write_error", "not_found"}) {
     rejected->Add({{"reason", reason}});
   }
   messages_in = &counter("mbrl_storage_messages_received_total", "Messages received.");
@@ -268,6 +269,14 @@ void StorageServer::Impl::Reject(const Peer& peer, uint64_t request_id,
 namespace {
 
 std::string LabelFor(const Error& e) {
+  // The codec's one kInvalidArgument that is about the sender's build, not
+  // its data (proto/wire_internal.cc CheckVersion): a label of its own, so an
+  // operator sees a version skew between roles at once.
+  if (e.code == ErrorCode::kInvalidArgument &&
+      e.reason.find(": schema version ") != std::string::npos &&
+      e.reason.find(" not supported; this build speaks ") != std::string::npos) {
+    return "schema_version";
+  }
   switch (e.code) {
     case ErrorCode::kDataLoss:
       return "malformed";

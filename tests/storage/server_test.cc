@@ -428,7 +428,7 @@ TEST_F(StorageServerTest, GarbageIsAnsweredAndCountedAndWellBehavedClientsStillS
   ASSERT_EQ(static_cast<uint8_t>(valid[16]), kSchemaVersion);
   std::string future = valid;
   future[16] = 7;
-  expect_rejected("schema version 7", {future}, ErrorCode::kInvalidArgument, "invalid",
+  expect_rejected("schema version 7", {future}, ErrorCode::kInvalidArgument, "schema_version",
                   "schema version 7");
   // A request kind this build does not know.
   const size_t tag = 16 + 2 * capnp::Schema::from<wire::StorageRequest::Body>()
