@@ -719,6 +719,9 @@ Result<std::unique_ptr<StorageServer>> StorageServer::Start(
   pull.bind(kRepliesEndpoint);
 
   Impl* raw = impl.get();
+  // The gauges hold the store's real figures from the first scrape on (the
+  // front thread refreshes them every 500 ms after this).
+  raw->RefreshGauges();
   raw->workers_alive = 1 + std::max(1, options.reader_threads);
   raw->writer = std::thread([raw] { raw->WriterLoop(); });
   for (int i = 0; i < std::max(1, options.reader_threads); ++i) {

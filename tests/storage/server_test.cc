@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <map>
@@ -77,6 +78,13 @@ class StorageServerTest : public ::testing::Test {
       }
     }
     return total;
+  }
+  // The value of a gauge without labels; NaN when it does not exist.
+  double Gauge(const std::string& family) const {
+    for (const auto& f : registry_->Collect()) {
+      if (f.name == family && !f.metric.empty()) return f.metric.front().gauge.value;
+    }
+    return std::nan("");
   }
   double Rejected(const std::string& reason) const {
     return Counter("mbrl_storage_rejected_total", "reason", reason);
@@ -190,6 +198,20 @@ TEST_F(StorageServerTest, BatchIsAcknowledgedOnceStoredAndReadableOverTheWire) {
   EXPECT_EQ(Counter("mbrl_storage_duplicate_batches_total"), 1.0);
   EXPECT_EQ(Rejected("out_of_order"), 1.0);
   EXPECT_EQ(Rejected("invalid"), 2.0);
+}
+
+TEST_F(StorageServerTest, GaugesShowWhatTheStoreHoldsFromTheFirstScrape) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Stream s("c1", MakeSpec("pendulum", 3, 2), 40, 6);
+  ASSERT_TRUE(client_->PutBatch(s.Next(25)));
+  client_.reset();
+  server_.reset();
+  store_.reset();
+  // A restart on the same data: no refresh period has passed yet.
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(Gauge("mbrl_storage_transitions"), 25.0);
+  EXPECT_EQ(Gauge("mbrl_storage_episodes"), static_cast<double>(store_->Info().episodes));
+  EXPECT_GT(store_->Info().episodes, 0u);
 }
 
 TEST_F(StorageServerTest, ImageSamplesCarryNextImagesUnlessTheRequestSaysNot) {
