@@ -53,6 +53,13 @@ int Run(int argc, char** argv) {
   local_cmd->add_option("--collectors", local.collectors, "collector processes")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  local_cmd
+      ->add_option("--planners", local.planners,
+                   "0: plan inside each collector; M > 0: start a broker and M planner workers "
+                   "and have the collectors plan through them (the cluster's path; --algorithm "
+                   "mpc only)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   local_cmd->add_option("--planner", local.planner, "planner")->capture_default_str();
   local_cmd->add_option("--data-dir", local.data_dir, "data directory")->capture_default_str();
   local_cmd->add_option("--algorithm", local.algorithm, "mpc, v0 or v1")

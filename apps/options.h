@@ -19,6 +19,7 @@ struct LocalOptions {
   std::string env = "cartpole_swingup";
   int episodes = 10;
   int collectors = 1;
+  int planners = 0;  // 0: plan inside each collector; M: a broker and M workers.
   std::string planner = "cem";
   std::string data_dir = "mbrl-data";
   std::string algorithm = "mpc";     // mpc | v0 | v1

@@ -9,6 +9,11 @@
 //   model       a RegistryDynamicsSource: follows storage's announcements and
 //   follower    loads each new version as planning dynamics
 //               (models::MakeEnsembleDynamics, TS∞ particles by default).
+//   pool        (--planners M > 0) a Broker on 127.0.0.1 and M PlannerWorker
+//               threads, each following the registry itself (or the true
+//               simulator); the collectors then plan through the broker with
+//               RemotePlannerPolicy, exactly as in a cluster: no model yet →
+//               random actions, no waiting for refits, replanning every step.
 //   collectors  K threads (--collectors), each an env + LearnedMpcPolicy
 //               (planner_workers/learned_mpc.h): random warm-up episode(s),
 //               then MPC with --planner over the newest model and the env's
@@ -102,11 +107,15 @@
 #include "envs/environment.h"
 #include "learner/learner.h"
 #include "models/ensemble_dynamics.h"
+#include "planner_workers/broker.h"
 #include "planner_workers/dynamics_source.h"
 #include "planner_workers/learned_mpc.h"
 #include "planner_workers/local_mpc.h"
 #include "planner_workers/planner_options.h"
 #include "planner_workers/planner_registry.h"
+#include "planner_workers/remote_policy.h"
+#include "planner_workers/true_dynamics.h"
+#include "planner_workers/worker.h"
 #include "storage/client.h"
 #include "storage/replay_store.h"
 #include "storage/server.h"
@@ -315,6 +324,47 @@ class MeteredPolicy final : public collector::Policy {
   std::pair<uint64_t, double> seen_{0, 0.0};
 };
 
+// A pool collector's policy: before every episode after the warm-up it waits
+// (bounded, as LearnedMpcPolicy does for in-process planning) until the newest
+// model `current` reports is one `ready` accepts, so that the workers plan the
+// episode with a model fitted on the data before it.
+class WaitForModelPolicy final : public collector::Policy {
+ public:
+  WaitForModelPolicy(collector::Policy* inner, std::function<uint64_t()> current,
+                     std::function<bool(uint64_t)> ready, std::atomic<int>* started, int warmup,
+                     std::chrono::milliseconds timeout)
+      : inner_(inner),
+        current_(std::move(current)),
+        ready_(std::move(ready)),
+        started_(started),
+        warmup_(warmup),
+        timeout_(timeout) {}
+
+  void Reset(uint64_t episode_seed) override {
+    if (started_->fetch_add(1) >= warmup_) {
+      const auto deadline = std::chrono::steady_clock::now() + timeout_;
+      while (!ShutdownRequested() && std::chrono::steady_clock::now() < deadline) {
+        const uint64_t v = current_();
+        if (v > 0 && ready_(v)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    inner_->Reset(episode_seed);
+  }
+  std::vector<float> Act(std::span<const float> observation) override {
+    return inner_->Act(observation);
+  }
+  uint64_t model_version() const override { return inner_->model_version(); }
+
+ private:
+  collector::Policy* inner_;
+  std::function<uint64_t()> current_;
+  std::function<bool(uint64_t)> ready_;
+  std::atomic<int>* started_;  // Episodes begun in this run (and before it).
+  int warmup_;
+  std::chrono::milliseconds timeout_;
+};
+
 // Everything a run is configured with, resolved and checked.
 struct LocalPlan {
   bool learned = true;
@@ -435,6 +485,12 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
   auto probe = registry.Create(options.env);
   if (!probe) return Fail(role, kExitUsage, probe.error().reason);
   const EnvSpec spec = (*probe)->spec();
+  if (options.planners > 0 && options.algorithm != "mpc") {
+    return Fail(role, kExitUsage,
+                "--planners plans through the pool, which replans every step: it needs "
+                "--algorithm mpc, not " +
+                    options.algorithm);
+  }
   if (!kPlanners.count(options.planner)) {
     return Fail(role, kExitUsage,
                 "unknown planner '" + options.planner +
@@ -597,6 +653,65 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     learner_thread = std::thread([&] { learner_status = learner->Run(stop_learner); });
   }
 
+  // The planner pool (--planners M): a broker and M workers, in this process.
+  std::unique_ptr<planner_workers::Broker> broker;
+  std::vector<std::unique_ptr<planner_workers::PlannerWorker>> workers;
+  if (options.planners > 0 && remaining > 0) {
+    planner_workers::BrokerOptions broker_options;
+    broker_options.listen = "tcp://127.0.0.1:0";
+    auto started = planner_workers::Broker::Start(broker_options, metrics);
+    if (!started) return Fail(role, kExitFailure, started.error().reason);
+    broker = std::move(*started);
+    planner_workers::WorkerTask task;
+    task.env_name = options.env;
+    task.obs_dim = spec.observation.dim();
+    task.action = spec.action;
+    std::shared_ptr<planner_workers::DynamicsSource> pool_source;
+    if (learned) {
+      task.reward = std::make_shared<planner_workers::EnvReward>((*probe)->reward());
+      planner_workers::RegistryDynamicsSourceOptions follow;
+      follow.storage = endpoint;
+      follow.model_name = options.env + "/dynamics";
+      follow.obs_dim = task.obs_dim;
+      follow.act_dim = task.action.dim();
+      follow.poll_interval = std::chrono::milliseconds(2000);
+      models::EnsembleDynamicsOptions ensemble_options;
+      ensemble_options.propagation = plan.propagation;
+      ensemble_options.threads = 1;
+      follow.factory = [ensemble_options](const ModelWeights& w) {
+        return models::MakeEnsembleDynamics(w, ensemble_options);
+      };
+      auto source_started = planner_workers::RegistryDynamicsSource::Start(follow, metrics);
+      if (!source_started) return Fail(role, kExitFailure, source_started.error().reason);
+      pool_source = std::move(*source_started);
+    } else {
+      auto dynamics = planner_workers::TrueDynamics::Create(registry, options.env);
+      if (!dynamics) return Fail(role, kExitUsage, dynamics.error().reason);
+      task.reward = (*dynamics)->reward();
+      pool_source = std::make_shared<planner_workers::FixedDynamicsSource>(*dynamics);
+    }
+    for (int m = 0; m < options.planners; ++m) {
+      planner_workers::WorkerOptions worker_options;
+      worker_options.broker = broker->endpoint();
+      worker_options.planner = options.planner;
+      worker_options.worker_id = "local-planner-" + std::to_string(m);
+      worker_options.threads = std::max(1, plan.threads / options.planners);
+      worker_options.params = plan.planner_params;
+      worker_options.params.Set("planner.threads", "1");
+      auto worker = planner_workers::PlannerWorker::Create(
+          worker_options, task, pool_source, planner_workers::DefaultPlannerRegistry(), metrics);
+      if (!worker) {
+        return Fail(role,
+                    worker.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure,
+                    worker.error().reason);
+      }
+      workers.push_back(std::move(*worker));
+    }
+    std::printf("planner pool: broker on %s, %d worker(s) x %d slot(s)\n",
+                broker->endpoint().c_str(), options.planners,
+                std::max(1, plan.threads / options.planners));
+  }
+
   if (learned) {
     std::printf(
         "mbrl local: %s, %d episode(s) (%d stored), algorithm %s, planner %s over a learned "
@@ -625,6 +740,7 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
   std::deque<double> recent_durations;  // Of planned episodes; guarded by reports_mu.
   int finished_now = 0;                 // Guarded by reports_mu.
   planner_workers::EpisodeCounter counter(already);
+  std::atomic<int> pool_episodes_started{already};  // --planners: for the warm-up count.
 
   // A model is fresh enough for a new episode once the learner would not
   // refit on the data stored before it.
@@ -652,7 +768,38 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     std::unique_ptr<collector::Policy> policy;
     planner_workers::LearnedMpcPolicy* learned_policy = nullptr;
     planner_workers::PlannerPolicy* true_policy = nullptr;
-    if (learned) {
+    planner_workers::RemotePlannerPolicy* remote_policy = nullptr;
+    std::unique_ptr<WaitForModelPolicy> remote_waiter;
+    if (broker) {
+      planner_workers::RemotePolicyOptions remote_options;
+      remote_options.broker = broker->endpoint();
+      remote_options.collector_id = id;
+      remote_options.env_name = options.env;
+      remote_options.planner = options.planner;
+      // A plan takes 0.3–3 s here and the machine is shared: wait long
+      // rather than act from an old plan.
+      remote_options.timeout = std::chrono::milliseconds(30000);
+      remote_options.budget_ms = static_cast<uint32_t>(budget->count());
+      auto created =
+          planner_workers::RemotePlannerPolicy::Create(remote_options, spec.action, nullptr);
+      if (!created) {
+        spdlog::error("{}: {}", id, created.error().ToString());
+        failed = true;
+        return;
+      }
+      remote_policy = created->get();
+      policy = std::move(*created);
+      if (learned && source) {
+        planner_workers::RegistryDynamicsSource* follower = source.get();
+        remote_waiter = std::make_unique<WaitForModelPolicy>(
+            policy.get(),
+            [follower] {
+              auto current = follower->Current();
+              return current ? current->model_version() : uint64_t{0};
+            },
+            ready, &pool_episodes_started, plan.warmup_episodes, plan.model_timeout);
+      }
+    } else if (learned) {
       planner_workers::LearnedMpcOptions mpc_options;
       mpc_options.planner = options.planner;
       mpc_options.params = plan.planner_params;
@@ -685,7 +832,12 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
       policy = std::move(*mpc);
     }
     MeteredPolicy::Progress progress;
-    if (learned_policy) {
+    if (remote_policy) {
+      progress = [remote_policy] {
+        const planner_workers::RemotePolicyStats& st = remote_policy->stats();
+        return std::pair<uint64_t, double>{st.plans, st.sum_latency_seconds};
+      };
+    } else if (learned_policy) {
       progress = [learned_policy] {
         const planner_workers::LearnedEpisodeInfo& e = learned_policy->episode();
         return std::pair<uint64_t, double>{e.plans, e.plan_seconds};
@@ -696,10 +848,13 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
         return std::pair<uint64_t, double>{st.plans, st.plan_seconds};
       };
     }
-    MeteredPolicy metered(policy.get(), std::move(progress), &plan_latency, &planner_version);
+    MeteredPolicy metered(
+        remote_waiter ? static_cast<collector::Policy*>(remote_waiter.get()) : policy.get(),
+        std::move(progress), &plan_latency, &planner_version);
     collector::Collector collector(collector_options, env->get(), &metered, client->get(), metrics);
     auto last_end = Clock::now();
     planner_workers::PlannerPolicyStats true_stats_before;
+    std::pair<uint64_t, double> remote_before{0, 0.0};
     Status s = collector.Run(
         [] { return ShutdownRequested(); },
         [&](const collector::EpisodeSummary& e) {
@@ -718,7 +873,15 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
           uint64_t plans = 0;
           double plan_seconds = 0.0;
           uint64_t first_version = 0;
-          if (learned_policy) {
+          if (remote_policy) {
+            r.index = true_next_index.fetch_add(1);
+            const planner_workers::RemotePolicyStats& st = remote_policy->stats();
+            plans = st.plans - remote_before.first;
+            plan_seconds = st.sum_latency_seconds - remote_before.second;
+            remote_before = {st.plans, st.sum_latency_seconds};
+            r.model_version = learned ? remote_policy->model_version() : 0;
+            r.warmup = learned && r.model_version == 0;
+          } else if (learned_policy) {
             const planner_workers::LearnedEpisodeInfo& info = learned_policy->episode();
             r.index = info.index;
             r.warmup = info.warmup;
@@ -798,6 +961,9 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     if (share > 0) threads.emplace_back(run_collector, k, share);
   }
   for (auto& t : threads) t.join();
+  for (auto& w : workers) w->Stop();
+  workers.clear();
+  broker.reset();
   collectors_done = true;
   if (learner_thread.joinable()) learner_thread.join();
   http.reset();  // Its liveness probe reads the learner.

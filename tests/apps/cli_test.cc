@@ -91,6 +91,35 @@ TEST(Cli, MisspeltLocalKeyIsUsageErrorNamingIt) {
   EXPECT_NE(r.err.find("local.warmup_episode"), std::string::npos) << r.err;
 }
 
+TEST(Cli, LocalPoolNeedsReplanningEveryStep) {
+  TempDir dir;
+  auto r = RunProcess({MBRL_BINARY, "local", "--planners", "1", "--algorithm", "v1", "--data-dir",
+                       (dir.path() / "data").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--algorithm mpc"), std::string::npos) << r.err;
+}
+
+TEST(Cli, LocalPlansThroughABrokerAndWorkersWithPlanners) {
+  // The cluster's path in one process: every action of every episode comes
+  // from a worker behind the broker (true dynamics: no model to wait for).
+  TempDir dir;
+  auto summary = (dir.path() / "summary.json").string();
+  auto r = RunProcess({MBRL_BINARY, "local", "--env", "pendulum_swingup", "--episodes", "2",
+                       "--dynamics", "true", "--planners", "2", "--threads", "2", "--data-dir",
+                       dir.path().string(), "--summary", summary});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("planner pool: broker on tcp://127.0.0.1:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("plan "), std::string::npos) << "plans were counted: " << r.out;
+  std::ifstream in(summary);
+  auto json = nlohmann::json::parse(in);
+  ASSERT_EQ(json["episodes"].size(), 2u);
+  for (const auto& e : json["episodes"]) {
+    // CEM through the simulator swings up and holds (random actions: about −1200).
+    EXPECT_GT(e["return"].get<double>(), -600.0) << r.out;
+  }
+}
+
 TEST(Cli, HelpWorksForEverySubcommand) {
   for (const char* sub : {"local", "storage", "learner", "broker", "planner", "collector",
                           "inspect", "envs", "export-model"}) {
