@@ -142,9 +142,10 @@ struct FitCase {
   // random pushes of up to ±300 N drive it into the ends again and again
   // (~19 % of the transitions). The stop is a discontinuity in the one-step
   // map (whether the limit is met in the first or second 0.02 s physics step
-  // changes Δẋ by metres per second), which no smooth model fits from a few
-  // thousand samples; rows where the cart stays within ±2.4 m are checked
-  // against 0.01 on their own, all rows against a bound measured here.
+  // changes Δẋ by metres per second). From 15 episodes (3000 rows) the fit
+  // stayed at 0.012–0.020 whatever the step budget (more steps overfit the
+  // impacts); from 50 episodes (10 000 rows) it reaches 0.009. The rows where
+  // the cart stays within ±2.4 m are also checked on their own.
   double all_rows_bound = 0.01;
   double rail = 0.0;  // > 0: also check the rows with |x| and |x'| below this.
 };
@@ -239,9 +240,9 @@ TEST_F(LearnerTorchTest, FitsPendulumSwingupFromRandomEpisodes) {
 
 TEST_F(LearnerTorchTest, FitsCartpoleSwingupFromRandomEpisodes) {
   FitAndCheck({.env = "cartpole_swingup",
-               .train_episodes = 15,
-               .max_steps = 2000,
-               .all_rows_bound = 0.05,
+               .train_episodes = 50,
+               .max_steps = 10000,
+               .all_rows_bound = 0.01,
                .rail = 2.4},
               FitOptions());
 }
