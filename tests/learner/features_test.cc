@@ -56,7 +56,8 @@ TEST(LearnerFeaturesTest, DeltaTargetsRoundTripToTheNextObservation) {
   const torch::Tensor next = torch::randn({5, 4});
   const torch::Tensor target = MakeTargets(spec, obs, next);
   EXPECT_TRUE(torch::allclose(target, next - obs));
-  EXPECT_TRUE(torch::allclose(NextFromTarget(spec, obs, target), next));
+  EXPECT_TRUE(
+      torch::allclose(NextFromTarget(spec, obs, target), next, /*rtol=*/1e-5, /*atol=*/1e-6));
 
   FeatureSpec absolute = spec;
   absolute.target = TargetKind::kNextState;
@@ -85,7 +86,8 @@ TEST(LearnerFeaturesTest, ALearnedRewardIsOneMoreTargetColumnThatNextObservation
   ASSERT_EQ(target.sizes(), (std::vector<int64_t>{5, 5}));
   EXPECT_TRUE(torch::allclose(target.narrow(1, 0, 4), next - obs));
   EXPECT_TRUE(torch::equal(target.select(1, 4), rewards));
-  EXPECT_TRUE(torch::allclose(NextFromTarget(spec, obs, target), next));
+  EXPECT_TRUE(
+      torch::allclose(NextFromTarget(spec, obs, target), next, /*rtol=*/1e-5, /*atol=*/1e-6));
   EXPECT_THROW(MakeTargets(spec, obs, next), c10::Error) << "rewards are required";
 
   ModelWeights w;
