@@ -46,7 +46,7 @@ learner:
   elites: 3
   hidden: 48
   layers: 2
-  max_steps: 300
+  max_steps: 600
   epochs: 300
   eval_steps: 25
   patience: 4
@@ -193,7 +193,11 @@ class LocalLoopTest : public ::testing::Test {
 };
 
 TEST_F(LocalLoopTest, WarmsUpFitsPlansLearnsAndWritesSummaryAndCurve) {
-  constexpr int kEpisodes = 6;
+  // Episodes start from states that depend on the collector's incarnation
+  // (unix seconds), so every run differs. With 6 episodes and 300 learner
+  // steps 1 run in 5 ended at −860; with 8 episodes and 600 steps the best of
+  // the last two was −350 … −430 in 6 runs out of 6 (~15 s a run).
+  constexpr int kEpisodes = 8;
   auto r = RunProcess(Command(kEpisodes), {}, 180s);
   ASSERT_FALSE(r.timed_out) << Tail(r.out) << Tail(r.err);
   ASSERT_EQ(r.exit_code, 0) << Tail(r.out) << Tail(r.err);
@@ -228,7 +232,7 @@ TEST_F(LocalLoopTest, WarmsUpFitsPlansLearnsAndWritesSummaryAndCurve) {
   ASSERT_TRUE(summary["models"].is_array());
   EXPECT_GE(summary["models"].size(), static_cast<size_t>(kEpisodes - 1));
   // It learns: one of the last two episodes swings the pendulum up and holds
-  // it (loosely: every measured run did better than -450).
+  // it (loosely: the best of the last two was −350 … −430 in every measured run).
   const double warmup = episodes[0]["return"].get<double>();
   const double best_late = std::max(episodes[kEpisodes - 2]["return"].get<double>(),
                                     episodes[kEpisodes - 1]["return"].get<double>());
@@ -239,8 +243,10 @@ TEST_F(LocalLoopTest, WarmsUpFitsPlansLearnsAndWritesSummaryAndCurve) {
   }
 
   // One line per episode with its model, and the plot's path.
-  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(episode +6/6 .*model v5 .*holdout)")))
-      << r.out;
+  const std::string last_line = "episode +" + std::to_string(kEpisodes) + "/" +
+                                std::to_string(kEpisodes) + " .*model v" +
+                                std::to_string(kEpisodes - 1) + " .*holdout";
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(last_line))) << r.out;
   const std::filesystem::path curve = std::filesystem::path(data_) / "learning_curve.svg";
   EXPECT_NE(r.out.find("learning curve: " + curve.string()), std::string::npos) << r.out;
   ASSERT_TRUE(std::filesystem::exists(curve));
