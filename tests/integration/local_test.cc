@@ -26,7 +26,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ChildProcess;
+using testing::Fields;
+using testing::Find;
 using testing::RunProcess;
+using testing::Tail;
 using testing::TempDir;
 using testing::WaitUntil;
 
@@ -59,10 +62,6 @@ std::string ReadText(const std::filesystem::path& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::string Tail(const std::string& text, size_t bytes = 3000) {
-  return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
 }
 
 // Whether `text` is a well-formed XML document whose root element is an SVG
@@ -127,26 +126,6 @@ bool IsSvgDocument(const std::string& text, std::string* why) {
 nlohmann::json ReadJson(const std::filesystem::path& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-}
-
-// Group 1 of the first match of `pattern` in `text`; "" when none.
-std::string Find(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : "";
-}
-
-// The key=value fields of the first line of `text` starting with `prefix`.
-std::map<std::string, std::string> Fields(const std::string& text, const std::string& prefix) {
-  std::map<std::string, std::string> fields;
-  const size_t at = text.find(prefix);
-  if (at == std::string::npos) return fields;
-  const std::string line = text.substr(at, text.find('\n', at) - at);
-  static const std::regex kField(R"((\w+)=(\S+))");
-  for (auto it = std::sregex_iterator(line.begin(), line.end(), kField);
-       it != std::sregex_iterator(); ++it) {
-    fields[(*it)[1]] = (*it)[2];
-  }
-  return fields;
 }
 
 // SIGTERM, then the exit code.

@@ -21,7 +21,8 @@ using testing::MakeLqProblem;
 
 TEST(PlannerRegistryTest, KnowsTheBuiltInPlanners) {
   const PlannerRegistry registry = DefaultPlannerRegistry();
-  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"cem", "gradient", "icem", "mppi", "random"}));
+  EXPECT_EQ(registry.Names(),
+            (std::vector<std::string>{"cem", "gradient", "icem", "mppi", "random"}));
   for (const std::string& name : registry.Names()) {
     auto planner = registry.Create(name, MakeLqProblem(), DefaultPlannerParams("any"));
     ASSERT_TRUE(planner) << name << ": " << planner.error().ToString();

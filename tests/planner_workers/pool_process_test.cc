@@ -35,7 +35,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::mbrl::testing::ChildProcess;
+using ::mbrl::testing::Fields;
+using ::mbrl::testing::Find;
 using ::mbrl::testing::RunProcess;
+using ::mbrl::testing::Tail;
 using ::mbrl::testing::TempDir;
 using ::testing::HasSubstr;
 using testing::ScriptedPeer;
@@ -43,30 +46,6 @@ using testing::SmallRequest;
 using testing::WaitFor;
 
 constexpr char kEnv[] = "pendulum_swingup";
-
-std::string Tail(const std::string& text, size_t bytes = 3000) {
-  return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
-}
-
-// Group 1 of the first match of `pattern` in `text`; "" when none.
-std::string Find(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : "";
-}
-
-// The key=value fields of the first line of `text` starting with `prefix`.
-std::map<std::string, std::string> Fields(const std::string& text, const std::string& prefix) {
-  std::map<std::string, std::string> fields;
-  const size_t at = text.find(prefix);
-  if (at == std::string::npos) return fields;
-  const std::string line = text.substr(at, text.find('\n', at) - at);
-  static const std::regex kField(R"((\w+)=(\S+))");
-  for (auto it = std::sregex_iterator(line.begin(), line.end(), kField);
-       it != std::sregex_iterator(); ++it) {
-    fields[(*it)[1]] = (*it)[2];
-  }
-  return fields;
-}
 
 class PlannerPoolProcessTest : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -175,5 +176,27 @@ int ChildProcess::Wait(std::chrono::milliseconds timeout, bool* timed_out) {
 
 std::string ChildProcess::Stdout() const { return ReadFile(out_path_); }
 std::string ChildProcess::Stderr() const { return ReadFile(err_path_); }
+
+std::string Tail(const std::string& text, size_t bytes) {
+  return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
+}
+
+std::string Find(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : "";
+}
+
+std::map<std::string, std::string> Fields(const std::string& text, const std::string& prefix) {
+  std::map<std::string, std::string> fields;
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos) return fields;
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  static const std::regex kField(R"((\w+)=(\S+))");
+  for (auto it = std::sregex_iterator(line.begin(), line.end(), kField);
+       it != std::sregex_iterator(); ++it) {
+    fields[(*it)[1]] = (*it)[2];
+  }
+  return fields;
+}
 
 }  // namespace mbrl::testing

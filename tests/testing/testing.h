@@ -72,6 +72,16 @@ class ChildProcess {
   std::filesystem::path err_path_;
 };
 
+// The last `bytes` of `text` ("..." first when cut), for failure messages.
+std::string Tail(const std::string& text, size_t bytes = 3000);
+
+// Group 1 of the first match of `pattern` in `text`; "" when none.
+std::string Find(const std::string& text, const std::string& pattern);
+
+// The key=value fields of the first line of `text` that contains `prefix`
+// (e.g. a role's "storage ready endpoint=… metrics_port=…" line).
+std::map<std::string, std::string> Fields(const std::string& text, const std::string& prefix);
+
 // Polls `condition` every 10 ms until it holds or `timeout` passes.
 template <typename F>
 bool WaitUntil(F condition, std::chrono::milliseconds timeout) {
