@@ -10,7 +10,7 @@
 //   follower    loads each new version as planning dynamics
 //               (models::MakeEnsembleDynamics, TS∞ particles by default).
 //   pool        (--planners M > 0) a Broker on 127.0.0.1 and M PlannerWorker
-//               threads, each following the registry itself (or the true
+//               threads, planning with the run's model follower (or the true
 //               simulator); the collectors then plan through the broker with
 //               RemotePlannerPolicy, exactly as in a cluster: no model yet →
 //               random actions, no waiting for refits, replanning every step.
@@ -594,7 +594,8 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
   auto stop_learner = [&] { return ShutdownRequested() || collectors_done.load(); };
   std::unique_ptr<storage::StorageClient> learner_client;
   std::unique_ptr<learner::Learner> learner;
-  std::unique_ptr<planner_workers::RegistryDynamicsSource> source;
+  // Shared with the pool's workers (--planners), which plan with the same versions.
+  std::shared_ptr<planner_workers::RegistryDynamicsSource> source;
   std::thread learner_thread;
   Status learner_status = OkStatus();
   if (learned && remaining > 0) {
@@ -669,21 +670,7 @@ int RunLocal(const LocalOptions& options, const CommonOptions& common) {
     std::shared_ptr<planner_workers::DynamicsSource> pool_source;
     if (learned) {
       task.reward = std::make_shared<planner_workers::EnvReward>((*probe)->reward());
-      planner_workers::RegistryDynamicsSourceOptions follow;
-      follow.storage = endpoint;
-      follow.model_name = options.env + "/dynamics";
-      follow.obs_dim = task.obs_dim;
-      follow.act_dim = task.action.dim();
-      follow.poll_interval = std::chrono::milliseconds(2000);
-      models::EnsembleDynamicsOptions ensemble_options;
-      ensemble_options.propagation = plan.propagation;
-      ensemble_options.threads = 1;
-      follow.factory = [ensemble_options](const ModelWeights& w) {
-        return models::MakeEnsembleDynamics(w, ensemble_options);
-      };
-      auto source_started = planner_workers::RegistryDynamicsSource::Start(follow, metrics);
-      if (!source_started) return Fail(role, kExitFailure, source_started.error().reason);
-      pool_source = std::move(*source_started);
+      pool_source = source;  // The follower above: one copy of each version.
     } else {
       auto dynamics = planner_workers::TrueDynamics::Create(registry, options.env);
       if (!dynamics) return Fail(role, kExitUsage, dynamics.error().reason);
