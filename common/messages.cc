@@ -33,7 +33,7 @@ Status CheckImage(size_t bytes, const std::optional<ImageSpec>& spec, const std:
   return ExpectSize(bytes, spec->bytes(), what);
 }
 
-bool AllFinite(const std::vector<float>& v) {
+bool AllFinite(std::span<const float> v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
 }
 
@@ -123,31 +123,31 @@ Status CheckShapes(const EnvSpec& spec) {
   return OkStatus();
 }
 
+Status CheckShapes(const EnvSpec& env, const TransitionView& t, size_t index) {
+  const size_t obs_dim = env.observation.dim();
+  const size_t image_bytes = env.image ? env.image->bytes() : 0;
+  auto image_ok = [&](size_t bytes) { return bytes == 0 || (env.image && bytes == image_bytes); };
+  // The common case costs a few comparisons; the reason is only put into
+  // words for the transition that fails.
+  if (t.observation.size() == obs_dim && t.action.size() == env.action.dim() &&
+      t.next_observation.size() == obs_dim && image_ok(t.image.size()) &&
+      image_ok(t.next_image.size())) {
+    return OkStatus();
+  }
+  const std::string at = "transition " + Num(index) + " (env " + env.name + "): ";
+  if (auto s = ExpectSize(t.observation.size(), obs_dim, at + "observation"); !s) return s;
+  if (auto s = ExpectSize(t.action.size(), env.action.dim(), at + "action"); !s) return s;
+  if (auto s = ExpectSize(t.next_observation.size(), obs_dim, at + "next observation"); !s) {
+    return s;
+  }
+  if (auto s = CheckImage(t.image.size(), env.image, at + "image"); !s) return s;
+  return CheckImage(t.next_image.size(), env.image, at + "next image");
+}
+
 Status CheckShapes(const TransitionBatch& batch) {
   if (auto s = CheckShapes(batch.env); !s) return s;
-  const size_t obs_dim = batch.env.observation.dim();
-  const size_t act_dim = batch.env.action.dim();
-  const size_t image_bytes = batch.env.image ? batch.env.image->bytes() : 0;
-  auto image_ok = [&](size_t bytes) {
-    return bytes == 0 || (batch.env.image && bytes == image_bytes);
-  };
   for (size_t i = 0; i < batch.transitions.size(); ++i) {
-    const Transition& t = batch.transitions[i];
-    // The common case costs a few comparisons; the reason is only put into
-    // words for the transition that fails.
-    if (t.observation.size() == obs_dim && t.action.size() == act_dim &&
-        t.next_observation.size() == obs_dim && image_ok(t.image.size()) &&
-        image_ok(t.next_image.size())) {
-      continue;
-    }
-    const std::string at = "transition " + Num(i) + " (env " + batch.env.name + "): ";
-    if (auto s = ExpectSize(t.observation.size(), obs_dim, at + "observation"); !s) return s;
-    if (auto s = ExpectSize(t.action.size(), act_dim, at + "action"); !s) return s;
-    if (auto s = ExpectSize(t.next_observation.size(), obs_dim, at + "next observation"); !s) {
-      return s;
-    }
-    if (auto s = CheckImage(t.image.size(), batch.env.image, at + "image"); !s) return s;
-    return CheckImage(t.next_image.size(), batch.env.image, at + "next image");
+    if (auto s = CheckShapes(batch.env, TransitionView::Of(batch.transitions[i]), i); !s) return s;
   }
   return OkStatus();
 }
@@ -253,40 +253,56 @@ Status CheckShapes(const ModelChunk& chunk) {
   return OkStatus();
 }
 
-Status ValidateBatch(const TransitionBatch& batch, bool shapes_checked) {
-  if (batch.collector_id.empty()) return InvalidArgument("batch has an empty collector id");
-  if (batch.env.name.empty()) return InvalidArgument("batch has an empty env name");
-  if (batch.sequence == 0) {
-    return InvalidArgument("batch from " + batch.collector_id +
-                           " has sequence 0; sequences start at 1");
+Status ValidateBatchHeader(std::string_view collector_id, uint64_t sequence, const EnvSpec& env,
+                           size_t transitions) {
+  if (collector_id.empty()) return InvalidArgument("batch has an empty collector id");
+  if (env.name.empty()) return InvalidArgument("batch has an empty env name");
+  const std::string from = std::string(collector_id);
+  if (sequence == 0) {
+    return InvalidArgument("batch from " + from + " has sequence 0; sequences start at 1");
   }
-  if (batch.transitions.empty()) {
-    return InvalidArgument("batch " + Num(batch.sequence) + " from " + batch.collector_id +
-                           " has no transitions");
+  if (transitions == 0) {
+    return InvalidArgument("batch " + Num(sequence) + " from " + from + " has no transitions");
+  }
+  if (!NoNaN(env.observation.low) || !NoNaN(env.observation.high) || !NoNaN(env.action.low) ||
+      !NoNaN(env.action.high)) {
+    return InvalidArgument("env " + env.name + " has NaN space bounds");
+  }
+  return OkStatus();
+}
+
+Status CheckFinite(const TransitionView& t, size_t index, std::string_view collector_id,
+                   uint64_t sequence) {
+  const char* bad = nullptr;
+  if (!AllFinite(t.observation)) {
+    bad = "observation";
+  } else if (!AllFinite(t.action)) {
+    bad = "action";
+  } else if (!std::isfinite(t.reward)) {
+    bad = "reward";
+  } else if (!AllFinite(t.next_observation)) {
+    bad = "next observation";
+  }
+  if (bad == nullptr) return OkStatus();
+  return InvalidArgument("batch " + Num(sequence) + " from " + std::string(collector_id) +
+                         ": transition " + Num(index) + " (episode " + Num(t.episode_id) +
+                         ", step " + Num(t.step) + ") has a non-finite " + bad);
+}
+
+Status ValidateBatch(const TransitionBatch& batch, bool shapes_checked) {
+  if (auto s = ValidateBatchHeader(batch.collector_id, batch.sequence, batch.env,
+                                   batch.transitions.size());
+      !s) {
+    return s;
   }
   if (!shapes_checked) {
     if (auto s = CheckShapes(batch); !s) return s;
   }
-  if (!NoNaN(batch.env.observation.low) || !NoNaN(batch.env.observation.high) ||
-      !NoNaN(batch.env.action.low) || !NoNaN(batch.env.action.high)) {
-    return InvalidArgument("env " + batch.env.name + " has NaN space bounds");
-  }
   for (size_t i = 0; i < batch.transitions.size(); ++i) {
-    const Transition& t = batch.transitions[i];
-    const char* bad = nullptr;
-    if (!AllFinite(t.observation)) {
-      bad = "observation";
-    } else if (!AllFinite(t.action)) {
-      bad = "action";
-    } else if (!std::isfinite(t.reward)) {
-      bad = "reward";
-    } else if (!AllFinite(t.next_observation)) {
-      bad = "next observation";
-    }
-    if (bad != nullptr) {
-      return InvalidArgument("batch " + Num(batch.sequence) + " from " + batch.collector_id +
-                             ": transition " + Num(i) + " (episode " + Num(t.episode_id) +
-                             ", step " + Num(t.step) + ") has a non-finite " + bad);
+    if (auto s = CheckFinite(TransitionView::Of(batch.transitions[i]), i, batch.collector_id,
+                             batch.sequence);
+        !s) {
+      return s;
     }
   }
   return OkStatus();

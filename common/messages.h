@@ -368,6 +368,9 @@ struct EnvReply {
 Status CheckShapes(const EnvSpec& spec);
 // Every observation, action and image has the length the batch's spec says.
 Status CheckShapes(const TransitionBatch& batch);
+// The same for one transition of a batch for `env` (`index`: its place in the
+// batch, for the reason).
+Status CheckShapes(const EnvSpec& env, const TransitionView& t, size_t index);
 // Every tensor's data is numel × dtype size bytes; shapes are non-negative.
 Status CheckShapes(const ModelWeights& weights);
 Status CheckShapes(const PlanRequest& request);
@@ -383,5 +386,12 @@ Status CheckShapes(const ModelChunk& chunk);
 // decoder does on every decode), so it is skipped; the other checks and their
 // reasons are the same.
 Status ValidateBatch(const TransitionBatch& batch, bool shapes_checked = false);
+// ValidateBatch in parts, for a reader that sees a batch one transition at a
+// time (storage's ingest): the checks that need no transition, and the finite
+// numbers of one transition. Same reasons as ValidateBatch.
+Status ValidateBatchHeader(std::string_view collector_id, uint64_t sequence, const EnvSpec& env,
+                           size_t transitions);
+Status CheckFinite(const TransitionView& t, size_t index, std::string_view collector_id,
+                   uint64_t sequence);
 
 }  // namespace mbrl

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mbrl {
@@ -61,6 +63,28 @@ struct Transition {
   std::vector<uint8_t> image;       // Optional: image of `observation`.
   std::vector<uint8_t> next_image;  // Optional: set on an episode's last step.
   bool operator==(const Transition&) const = default;
+};
+
+// One transition's fields, borrowed: a view of a Transition, or of a
+// transition still inside a received message (proto::VisitTransitionBatch),
+// so that it can be checked and stored without being copied into vectors
+// first. Valid only as long as what it views.
+struct TransitionView {
+  uint64_t episode_id = 0;
+  uint32_t step = 0;
+  float reward = 0.0f;
+  bool terminated = false;
+  bool truncated = false;
+  std::span<const float> observation;
+  std::span<const float> action;
+  std::span<const float> next_observation;
+  std::span<const uint8_t> image;
+  std::span<const uint8_t> next_image;
+
+  static TransitionView Of(const Transition& t) {
+    return TransitionView{t.episode_id,  t.step,   t.reward,           t.terminated, t.truncated,
+                          t.observation, t.action, t.next_observation, t.image,      t.next_image};
+  }
 };
 
 // A numbered batch of transitions from one collector. Storage recognises a

@@ -1143,6 +1143,76 @@ Result<StorageRequest> DecodeStorageRequest(std::string_view bytes, const Decode
                                           [](wire::StorageRequest::Reader r) { return Read(r); });
 }
 
+namespace {
+
+// A view of a primitive list's payload when it has the plain layout (what
+// every writer of this schema produces); nullopt for any other encoding,
+// which the caller then copies element by element.
+template <typename T>
+std::optional<std::span<const T>> ViewList(typename capnp::List<T>::Reader list) {
+  if (list.size() == 0) return std::span<const T>();
+  capnp::AnyList::Reader any(list);
+  if (any.getElementSize() != ElementSizeOf<T>()) return std::nullopt;
+  auto raw = any.getRawBytes();
+  if (raw.size() != size_t{list.size()} * sizeof(T) ||
+      reinterpret_cast<uintptr_t>(raw.begin()) % alignof(T) != 0) {
+    return std::nullopt;
+  }
+  return std::span<const T>(reinterpret_cast<const T*>(raw.begin()), list.size());
+}
+
+std::span<const uint8_t> ViewData(capnp::Data::Reader d) {
+  return std::span<const uint8_t>(d.begin(), d.size());
+}
+
+}  // namespace
+
+Result<bool> VisitTransitionBatchRequest(std::string_view bytes, const DecodeLimits& limits,
+                                         TransitionBatchVisitor& visitor) {
+  return DecodeFlat<wire::StorageRequest>(
+      bytes, limits, "StorageRequest", [&](wire::StorageRequest::Reader r) -> Result<bool> {
+        auto body = r.getBody();
+        if (body.which() != wire::StorageRequest::Body::PUT_BATCH) return false;
+        auto b = body.getPutBatch();
+        TransitionBatchHeader header;
+        header.request_id = r.getRequestId();
+        header.collector_id = FromText(b.getCollectorId());
+        header.incarnation = b.getIncarnation();
+        header.sequence = b.getSequence();
+        header.env = Read(b.getEnv());
+        MBRL_RETURN_IF_ERROR(CheckShapes(header.env));
+        auto list = CheckedStructList(b.getTransitions(), "transitions");
+        header.transitions = list.size();
+        MBRL_RETURN_IF_ERROR(visitor.OnHeader(header));
+        for (unsigned int i = 0; i < list.size(); ++i) {
+          auto t = list[i];
+          auto observation = ViewList<float>(t.getObservation());
+          auto action = ViewList<float>(t.getAction());
+          auto next_observation = ViewList<float>(t.getNextObservation());
+          TransitionView view;
+          Transition copy;  // Only for lists in an unusual (but legal) encoding.
+          if (observation && action && next_observation) {
+            view.episode_id = t.getEpisodeId();
+            view.step = t.getStep();
+            view.reward = t.getReward();
+            view.terminated = t.getTerminated();
+            view.truncated = t.getTruncated();
+            view.observation = *observation;
+            view.action = *action;
+            view.next_observation = *next_observation;
+            view.image = ViewData(t.getImage());
+            view.next_image = ViewData(t.getNextImage());
+          } else {
+            copy = Read(t);
+            view = TransitionView::Of(copy);
+          }
+          MBRL_RETURN_IF_ERROR(CheckShapes(header.env, view, i));
+          MBRL_RETURN_IF_ERROR(visitor.OnTransition(view));
+        }
+        return true;
+      });
+}
+
 std::string Encode(const StorageReply& reply) {
   return EncodeFlat<wire::StorageReply>(kStructBytes + EstimateBody(reply),
                                         [&](wire::StorageReply::Builder b) {

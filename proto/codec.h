@@ -54,6 +54,38 @@ Result<CollectorState> DecodeCollectorState(std::string_view bytes,
                                             const DecodeLimits& limits = {});
 Result<EnvRecord> DecodeEnvRecord(std::string_view bytes, const DecodeLimits& limits = {});
 
+// Storage's ingest reads a transition batch straight out of the received
+// message: each transition is checked and copied once, into the store's own
+// layout, instead of into per-transition vectors first.
+struct TransitionBatchHeader {
+  uint64_t request_id = 0;  // The StorageRequest's.
+  std::string collector_id;
+  uint64_t incarnation = 0;
+  uint64_t sequence = 0;
+  EnvSpec env;
+  size_t transitions = 0;  // How many OnTransition calls follow.
+};
+
+class TransitionBatchVisitor {
+ public:
+  virtual ~TransitionBatchVisitor() = default;
+  // Called once, before any transition. An error ends the visit.
+  virtual Status OnHeader(const TransitionBatchHeader& header) = 0;
+  // Called for each transition in batch order, after its shapes were checked
+  // against the header's env. The view is valid only during the call. An
+  // error ends the visit.
+  virtual Status OnTransition(const TransitionView& transition) = 0;
+};
+
+// When `bytes` is a StorageRequest whose body is a transition batch: decodes
+// it under the same limits and checks as DecodeStorageRequest (framing,
+// schema version, CheckShapes of the env and of every transition) and hands
+// it to `visitor`; returns true, or the first error (the decoder's or the
+// visitor's). Returns false, having called nothing, for every other kind of
+// request (decode those with DecodeStorageRequest).
+Result<bool> VisitTransitionBatchRequest(std::string_view bytes, const DecodeLimits& limits,
+                                         TransitionBatchVisitor& visitor);
+
 // --- models (model.capnp) ---
 std::string Encode(const ModelWeights& weights);
 std::string Encode(const ModelRecord& record);

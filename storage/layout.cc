@@ -100,7 +100,7 @@ size_t StoredValueBytes(size_t env_name_bytes, size_t observation_dim, size_t ac
 }
 
 void AppendUnstampedValue(std::string& out, std::string_view env_name, uint64_t incarnation,
-                          uint64_t batch_sequence, const Transition& t) {
+                          uint64_t batch_sequence, const TransitionView& t) {
   const size_t begin = out.size();
   const size_t bytes = StoredValueBytes(env_name.size(), t.observation.size(), t.action.size(),
                                         t.image.size(), t.next_image.size()) -
@@ -142,7 +142,7 @@ void EncodeStamp(char* out, uint64_t position, int64_t stored_unix_ms) {
 std::string EncodeStoredValue(const StoredTransition& stored) {
   std::string unstamped;
   AppendUnstampedValue(unstamped, stored.env_name, stored.incarnation, stored.batch_sequence,
-                       stored.transition);
+                       TransitionView::Of(stored.transition));
   std::string value;
   value.reserve(unstamped.size() + kStampBytes);
   value.append(unstamped, 0, kStampOffset);

@@ -84,7 +84,7 @@ size_t StoredValueBytes(size_t env_name_bytes, size_t observation_dim, size_t ac
 // value): what a prepared batch holds until the writer knows the position
 // and the time. The env name must be at most 65535 bytes.
 void AppendUnstampedValue(std::string& out, std::string_view env_name, uint64_t incarnation,
-                          uint64_t batch_sequence, const Transition& t);
+                          uint64_t batch_sequence, const TransitionView& t);
 
 // Writes the stamp into `out` (kStampBytes).
 void EncodeStamp(char* out, uint64_t position, int64_t stored_unix_ms);

@@ -273,43 +273,72 @@ EpisodeRecord ReplayStore::ToRecord(const EpisodeMeta& meta) {
   return r;
 }
 
-Result<PreparedBatch> ReplayStore::Prepare(const TransitionBatch& batch,
-                                           const IngestOptions& options) {
-  if (!options.prevalidated) {
-    if (Status s = ValidateCollectorId(batch.collector_id); !s) return std::unexpected(s.error());
-    Status s = ValidateBatch(batch, /*shapes_checked=*/options.decoded);
-    if (!s) return std::unexpected(s.error());
+Status BatchPreparer::Begin(std::string collector_id, uint64_t incarnation, uint64_t sequence,
+                            EnvSpec env, size_t transitions) {
+  if (!options_.prevalidated) {
+    if (Status s = ValidateCollectorId(collector_id); !s) return s;
+    if (Status s = ValidateBatchHeader(collector_id, sequence, env, transitions); !s) return s;
   }
-  if (batch.env.name.size() > std::numeric_limits<uint16_t>::max()) {
-    return InvalidArgument("env name of " + std::to_string(batch.env.name.size()) +
-                           " bytes is too long");
+  if (env.name.size() > std::numeric_limits<uint16_t>::max()) {
+    return InvalidArgument("env name of " + std::to_string(env.name.size()) + " bytes is too long");
   }
-  PreparedBatch prepared;
-  prepared.collector_id = batch.collector_id;
-  prepared.incarnation = batch.incarnation;
-  prepared.sequence = batch.sequence;
-  prepared.env = batch.env;
-  size_t bytes = 0;
-  for (const Transition& t : batch.transitions) {
-    bytes += layout::StoredValueBytes(batch.env.name.size(), t.observation.size(), t.action.size(),
-                                      t.image.size(), t.next_image.size()) -
-             layout::kStampBytes;
+  expected_ = transitions;
+  batch_.collector_id = std::move(collector_id);
+  batch_.incarnation = incarnation;
+  batch_.sequence = sequence;
+  batch_.env = std::move(env);
+  batch_.steps.reserve(transitions);
+  // Exact for batches without images; image batches grow once or twice.
+  batch_.values.reserve(
+      transitions * (layout::StoredValueBytes(batch_.env.name.size(), batch_.env.observation.dim(),
+                                              batch_.env.action.dim(), 0, 0) -
+                     layout::kStampBytes));
+  return OkStatus();
+}
+
+Status BatchPreparer::Add(const TransitionView& t) {
+  const size_t index = batch_.steps.size();
+  if (!options_.prevalidated) {
+    if (!options_.decoded) {
+      if (Status s = CheckShapes(batch_.env, t, index); !s) return s;
+    }
+    if (Status s = CheckFinite(t, index, batch_.collector_id, batch_.sequence); !s) return s;
   }
-  if (bytes > std::numeric_limits<uint32_t>::max()) {
-    return InvalidArgument("batch " + std::to_string(batch.sequence) + " from " +
-                           batch.collector_id + " holds " + std::to_string(bytes) +
+  layout::AppendUnstampedValue(batch_.values, batch_.env.name, batch_.incarnation, batch_.sequence,
+                               t);
+  if (batch_.values.size() > std::numeric_limits<uint32_t>::max()) {
+    return InvalidArgument("batch " + std::to_string(batch_.sequence) + " from " +
+                           batch_.collector_id + " holds more than " +
+                           std::to_string(std::numeric_limits<uint32_t>::max()) +
                            " bytes; send smaller batches");
   }
-  prepared.values.reserve(bytes);
-  prepared.steps.reserve(batch.transitions.size());
-  for (const Transition& t : batch.transitions) {
-    layout::AppendUnstampedValue(prepared.values, batch.env.name, batch.incarnation, batch.sequence,
-                                 t);
-    prepared.steps.push_back(PreparedBatch::Step{t.episode_id, t.step, t.reward,
-                                                 t.terminated || t.truncated,
-                                                 static_cast<uint32_t>(prepared.values.size())});
+  batch_.steps.push_back(PreparedBatch::Step{t.episode_id, t.step, t.reward,
+                                             t.terminated || t.truncated,
+                                             static_cast<uint32_t>(batch_.values.size())});
+  return OkStatus();
+}
+
+Result<PreparedBatch> BatchPreparer::Finish() {
+  if (batch_.steps.size() != expected_) {
+    return InvalidArgument("batch " + std::to_string(batch_.sequence) + " from " +
+                           batch_.collector_id + " announced " + std::to_string(expected_) +
+                           " transitions but holds " + std::to_string(batch_.steps.size()));
   }
-  return prepared;
+  return std::move(batch_);
+}
+
+Result<PreparedBatch> ReplayStore::Prepare(const TransitionBatch& batch,
+                                           const IngestOptions& options) {
+  BatchPreparer preparer(options);
+  if (Status s = preparer.Begin(batch.collector_id, batch.incarnation, batch.sequence, batch.env,
+                                batch.transitions.size());
+      !s) {
+    return std::unexpected(s.error());
+  }
+  for (const Transition& t : batch.transitions) {
+    if (Status s = preparer.Add(TransitionView::Of(t)); !s) return std::unexpected(s.error());
+  }
+  return preparer.Finish();
 }
 
 std::vector<IngestResult> ReplayStore::Ingest(const std::vector<const TransitionBatch*>& batches,

@@ -97,6 +97,33 @@ struct PreparedBatch {
   std::string values;       // layout::AppendUnstampedValue of each step, back to back.
 };
 
+// Makes a PreparedBatch one transition at a time, checking as it goes: what
+// ReplayStore::Prepare does for a whole TransitionBatch, for a caller that
+// reads a batch straight out of a message (proto::VisitTransitionBatchRequest)
+// and never holds it as a TransitionBatch. Use: Begin, Add for each
+// transition in order, Finish. After an error the preparer is spent.
+class BatchPreparer {
+ public:
+  explicit BatchPreparer(const IngestOptions& options = {}) : options_(options) {}
+
+  // Checks what needs no transition (ValidateCollectorId, ValidateBatchHeader,
+  // the env name's length) unless options.prevalidated; `transitions` is how
+  // many Add calls follow.
+  Status Begin(std::string collector_id, uint64_t incarnation, uint64_t sequence, EnvSpec env,
+               size_t transitions);
+  // Checks the transition's shapes (unless options.decoded or prevalidated)
+  // and finite numbers (unless prevalidated), then appends its value.
+  Status Add(const TransitionView& t);
+  // The batch; kInvalidArgument if fewer or more transitions were added than
+  // Begin announced.
+  Result<PreparedBatch> Finish();
+
+ private:
+  IngestOptions options_;
+  size_t expected_ = 0;
+  PreparedBatch batch_;
+};
+
 class ReplayStore {
  public:
   // Opens (creating if needed) the store at `path` and rebuilds the in-memory

@@ -39,8 +39,8 @@ struct Job {
   Peer peer;
   StorageRequest request;
   Clock::time_point received;
-  // A transition batch, validated and encoded by the front thread; the
-  // decoded batch in `request` is emptied then.
+  // A transition batch, validated and encoded by the front thread straight
+  // from the message; `request` then holds an empty TransitionBatch.
   std::optional<PreparedBatch> batch;
 };
 
@@ -330,29 +330,58 @@ void StorageServer::Impl::HandleRequest(zmq::socket_t& router,
   proto::DecodeLimits limits;
   limits.max_message_bytes = options.max_message_bytes;
   limits.traversal_limit_bytes = options.max_message_bytes * 2;
-  auto decoded = proto::DecodeStorageRequest(
-      std::string_view(static_cast<const char*>(body->data()), body->size()), limits);
-  if (!decoded) {
-    Reject(peer, 0, LabelFor(decoded.error()), decoded.error(), router);
+  const std::string_view bytes(static_cast<const char*>(body->data()), body->size());
+
+  // A transition batch (nearly every request) goes from the message straight
+  // into the store's layout, checked on the way (shapes by the decoder, the
+  // rest of ValidateBatch by the preparer): this keeps the encoding off the
+  // writer, the one serial stage of ingest, and allocates nothing per
+  // transition.
+  struct Preparing final : proto::TransitionBatchVisitor {
+    BatchPreparer preparer{IngestOptions{.decoded = true}};
+    uint64_t request_id = 0;
+    bool refused = false;  // The preparer's error, not the decoder's.
+    Status OnHeader(const proto::TransitionBatchHeader& h) override {
+      request_id = h.request_id;
+      return Refused(
+          preparer.Begin(h.collector_id, h.incarnation, h.sequence, h.env, h.transitions));
+    }
+    Status OnTransition(const TransitionView& t) override { return Refused(preparer.Add(t)); }
+    Status Refused(Status s) {
+      refused = !s;
+      return s;
+    }
+  } preparing;
+  auto visited = proto::VisitTransitionBatchRequest(bytes, limits, preparing);
+  if (!visited) {
+    if (preparing.refused) {
+      Reject(peer, preparing.request_id, "invalid", visited.error(), router);
+    } else {
+      Reject(peer, 0, LabelFor(visited.error()), visited.error(), router);
+    }
     return;
   }
-  Job job{peer, std::move(*decoded), Clock::now(), std::nullopt};
+  Job job{peer, StorageRequest{}, Clock::now(), std::nullopt};
+  if (*visited) {
+    auto prepared = preparing.preparer.Finish();
+    if (!prepared) {
+      Reject(peer, preparing.request_id, "invalid", prepared.error(), router);
+      return;
+    }
+    job.request.request_id = preparing.request_id;
+    job.request.body = TransitionBatch{};
+    job.batch = std::move(*prepared);
+  } else {
+    auto decoded = proto::DecodeStorageRequest(bytes, limits);
+    if (!decoded) {
+      Reject(peer, 0, LabelFor(decoded.error()), decoded.error(), router);
+      return;
+    }
+    job.request = std::move(*decoded);
+  }
   requests_by_type[job.request.body.index()]->Increment();
   const uint64_t id = job.request.request_id;
 
-  if (auto* batch = std::get_if<TransitionBatch>(&job.request.body)) {
-    // Checked here, once: the decoder has checked the shapes, Prepare
-    // checks the rest (IngestPrepared checks nothing again). Encoding here
-    // keeps it off the writer, the one serial stage of ingest, and the
-    // decoded batch is freed by the thread that allocated it.
-    auto prepared = ReplayStore::Prepare(*batch, IngestOptions{.decoded = true});
-    if (!prepared) {
-      Reject(peer, id, "invalid", prepared.error(), router);
-      return;
-    }
-    job.batch = std::move(*prepared);
-    std::vector<Transition>().swap(batch->transitions);
-  }
   const bool is_write = std::holds_alternative<TransitionBatch>(job.request.body) ||
                         std::holds_alternative<ModelChunk>(job.request.body) ||
                         std::holds_alternative<CheckpointRequest>(job.request.body);

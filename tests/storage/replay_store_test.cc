@@ -318,6 +318,72 @@ INSTANTIATE_TEST_SUITE_P(
                      [](TransitionBatch& b) { b.env.name = "pendulum_twin"; }, "belongs to env"}),
     [](const ::testing::TestParamInfo<BadBatchCase>& info) { return info.param.name; });
 
+TEST(BatchPreparerTest, BuildsWhatPrepareBuildsOneTransitionAtATime) {
+  Stream s("c1", MakeSpec("pendulum"), 3, 5);
+  const TransitionBatch batch = s.Next(7);  // Episode 3 ends at step 4; episode 4 starts.
+  auto whole = ReplayStore::Prepare(batch);
+  ASSERT_TRUE(whole) << whole.error().ToString();
+  BatchPreparer preparer;
+  ASSERT_TRUE(preparer.Begin(batch.collector_id, batch.incarnation, batch.sequence, batch.env,
+                             batch.transitions.size()));
+  for (const Transition& t : batch.transitions) ASSERT_TRUE(preparer.Add(TransitionView::Of(t)));
+  auto piecewise = preparer.Finish();
+  ASSERT_TRUE(piecewise) << piecewise.error().ToString();
+  EXPECT_EQ(piecewise->values, whole->values);
+  ASSERT_EQ(piecewise->steps.size(), 7u);
+  for (size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(piecewise->steps[i].episode_id, batch.transitions[i].episode_id);
+    EXPECT_EQ(piecewise->steps[i].step, batch.transitions[i].step);
+    EXPECT_EQ(piecewise->steps[i].value_end, whole->steps[i].value_end);
+    EXPECT_EQ(piecewise->steps[i].ends, i == 4);
+  }
+}
+
+TEST(BatchPreparerTest, RefusesABatchThatHoldsFewerTransitionsThanAnnounced) {
+  Stream s("c1", MakeSpec("pendulum"), 3, 5);
+  const TransitionBatch batch = s.Next(3);
+  BatchPreparer preparer;
+  ASSERT_TRUE(preparer.Begin(batch.collector_id, 1, 1, batch.env, 4));
+  for (const Transition& t : batch.transitions) ASSERT_TRUE(preparer.Add(TransitionView::Of(t)));
+  auto finished = preparer.Finish();
+  ASSERT_FALSE(finished);
+  EXPECT_NE(finished.error().reason.find("announced 4 transitions but holds 3"), std::string::npos)
+      << finished.error().reason;
+}
+
+TEST(BatchPreparerTest, ChecksNumbersUnlessPrevalidatedAndShapesUnlessDecoded) {
+  Stream s("c1", MakeSpec("pendulum"), 3, 5);
+  TransitionBatch batch = s.Next(2);
+  batch.transitions[1].reward = std::numeric_limits<float>::infinity();
+  BatchPreparer checking;
+  ASSERT_TRUE(checking.Begin("c1", 1, 1, batch.env, 2));
+  ASSERT_TRUE(checking.Add(TransitionView::Of(batch.transitions[0])));
+  auto refused = checking.Add(TransitionView::Of(batch.transitions[1]));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().reason.find("transition 1 (episode 3, step 1) has a non-finite reward"),
+            std::string::npos)
+      << refused.error().reason;
+
+  BatchPreparer trusting(IngestOptions{.prevalidated = true});
+  ASSERT_TRUE(trusting.Begin("c1", 1, 1, batch.env, 2));
+  EXPECT_TRUE(trusting.Add(TransitionView::Of(batch.transitions[1])));
+
+  batch.transitions[0].action.push_back(1.0f);
+  BatchPreparer shapes;
+  ASSERT_TRUE(shapes.Begin("c1", 1, 1, batch.env, 2));
+  auto wrong = shapes.Add(TransitionView::Of(batch.transitions[0]));
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().reason.find("action has 2 elements; expected 1"), std::string::npos)
+      << wrong.error().reason;
+  BatchPreparer decoded(IngestOptions{.decoded = true});  // The decoder checked shapes already.
+  ASSERT_TRUE(decoded.Begin("c1", 1, 1, batch.env, 2));
+  EXPECT_TRUE(decoded.Add(TransitionView::Of(batch.transitions[0])));
+
+  BatchPreparer header;
+  auto bad_id = header.Begin("", 1, 1, batch.env, 2);
+  ASSERT_FALSE(bad_id);
+}
+
 TEST_F(ReplayStoreTest, GroupCommitStoresTheGoodBatchesAndRejectsOnlyTheBadOne) {
   auto store = Open();
   ASSERT_TRUE(store);
