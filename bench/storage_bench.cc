@@ -3,7 +3,8 @@
 //
 //   ingest   transitions/s through a real `mbrl storage` process, fed by 1, 4
 //            and 8 collector processes (each its own StorageClient, batches
-//            of 50, 8 in flight), for a cartpole-sized transition and one with
+//            of 50, the collector's window in flight: storage::SendWindow), for
+//            a cartpole-sized transition and one with
 //            a 64x64x3 image, with and without --sync; beside a plain RocksDB
 //            DB written with one WriteBatch per 50 records of the same encoded
 //            size, with and without sync.
@@ -20,6 +21,7 @@
 //   storage_bench [--seconds S] [--dir DIR] [--mbrl PATH]
 //                 [--only raw,ingest,prefilled,sample,latency]
 //                 [--records small,image] [--sync no,yes] [--collectors 1,4,8]
+//                 [--transport tcp|ipc] [--window N]  (batches in flight per collector)
 //                 [--legacy-values]   (raw writes the values of builds before
 //                                      storage/layout.h, to measure one with --mbrl)
 // For profiling:
@@ -75,9 +77,14 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr uint32_t kBatchSize = 50;
-constexpr uint32_t kWindow = 8;
+// What each collector process keeps in flight: the collector's own window
+// (storage::SendWindow, which `mbrl collector` uses); --window N sets the
+// number of batches.
+storage::SendWindow g_window;
 constexpr uint32_t kEpisodeSteps = 1000;
 constexpr uint32_t kSampleSize = 256;
+// Sample requests in flight in the prefetching measurement.
+constexpr uint32_t kSampleDepth = 2;
 
 // ---------------------------------------------------------------------------
 // Records.
@@ -354,7 +361,7 @@ struct WorkerResult {
   int64_t end_ns = 0;
 };
 
-// Sends batches with kWindow in flight from `start_ns` for `seconds`, then
+// Sends batches with what g_window allows in flight from `start_ns` for `seconds`, then
 // waits for the last acknowledgements. Prints "acked=N end_ns=T".
 int RunWorker(const std::string& endpoint, const std::string& id, Kind kind, double seconds,
               int64_t start_ns) {
@@ -368,11 +375,14 @@ int RunWorker(const std::string& endpoint, const std::string& id, Kind kind, dou
   TransitionBatch batch = TemplateBatch(kind, id, std::hash<std::string>{}(id));
   uint64_t next = hello->last_sequence + 1;
   std::deque<uint64_t> in_flight;
+  const size_t batch_bytes = storage::ApproxWireBytes(batch);
   uint64_t acked = 0;
   while (MonotonicNs() < start_ns) std::this_thread::sleep_for(std::chrono::microseconds(200));
   const int64_t stop_ns = start_ns + static_cast<int64_t>(seconds * 1e9);
   while (true) {
-    while (in_flight.size() < kWindow && MonotonicNs() < stop_ns) {
+    while (g_window.Allows(static_cast<uint32_t>(in_flight.size()), in_flight.size() * batch_bytes,
+                           batch_bytes) &&
+           MonotonicNs() < stop_ns) {
       Renumber(batch, next);
       auto sent = (*client)->Send(StorageRequest{0, batch}, milliseconds(10000));
       if (!sent) {
@@ -524,7 +534,8 @@ IngestResult MeasureIngest(const Config& config, Kind kind, bool sync, int colle
     fs::path log = result.data_dir.string() + "." + id;
     workers.push_back(std::make_unique<Child>(
         std::vector<std::string>{config.self, "--worker", storage.endpoint(), id, KindName(kind),
-                                 std::to_string(config.seconds), std::to_string(start_ns)},
+                                 std::to_string(config.seconds), std::to_string(start_ns),
+                                 std::to_string(g_window.batches)},
         log.string() + ".out", log.string() + ".err"));
   }
   while (MonotonicNs() < start_ns) std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -646,9 +657,10 @@ RawIngestResult MeasureRawIngest(const Config& config, Kind kind, bool sync, int
 }
 
 struct SampleResult {
-  double server_rate = 0.0;  // Transitions per second.
-  double server_ms = 0.0;    // Mean time of one batch of 256.
-  double raw_rate = 0.0;     // Rows (256 per MultiGet) per second.
+  double server_rate = 0.0;     // Transitions per second, one request at a time.
+  double server_ms = 0.0;       // Mean time of one batch of 256.
+  double pipelined_rate = 0.0;  // Transitions per second, kSampleDepth requests in flight.
+  double raw_rate = 0.0;        // Rows (256 per MultiGet) per second.
   double raw_ms = 0.0;
   double raw_keys = 0.0;  // Keys per raw MultiGet.
   uint64_t stored = 0;
@@ -690,6 +702,38 @@ SampleResult MeasureSampling(const Config& config, Kind kind, const fs::path& da
     };
     run(0.3);  // Warm the caches.
     run(config.seconds);
+    // A consumer that asks for the next batch before it uses this one (a
+    // learner's prefetching data loader): kSampleDepth requests in flight,
+    // so the server reads the next batch while this one travels and decodes.
+    {
+      auto send = [&] {
+        SampleTransitionsRequest request{env, kSampleSize, seed++};
+        request.next_images = next_images;
+        request.images_as_frames = true;  // As StorageClient::SampleTransitions asks.
+        auto id = (*client)->Send(StorageRequest{0, request}, std::chrono::seconds(10));
+        if (!id) {
+          std::fprintf(stderr, "sample send: %s\n", id.error().reason.c_str());
+          std::exit(1);
+        }
+      };
+      for (uint32_t i = 0; i < kSampleDepth; ++i) send();
+      uint64_t rows = 0;
+      const auto start = Clock::now();
+      while (Clock::now() - start < std::chrono::duration<double>(config.seconds)) {
+        auto reply = (*client)->Receive(std::chrono::seconds(10));
+        const auto* sample = reply ? std::get_if<TransitionSample>(&reply->body) : nullptr;
+        if (sample == nullptr) {
+          std::fprintf(stderr, "pipelined sample failed\n");
+          std::exit(1);
+        }
+        rows += sample->count;
+        send();
+      }
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      result.pipelined_rate = static_cast<double>(rows) / elapsed;
+      for (uint32_t i = 0; i < kSampleDepth; ++i)
+        (void)(*client)->Receive(std::chrono::seconds(10));
+    }
   }
   // The same directory opened with plain RocksDB, read-only, with the
   // store's table settings (its 64 MiB block cache, LZ4).
@@ -843,7 +887,8 @@ std::string Rate(double per_second) {
 }
 
 int Main(int argc, char** argv) {
-  if (argc == 7 && std::string(argv[1]) == "--worker") {
+  if (argc == 8 && std::string(argv[1]) == "--worker") {
+    g_window.batches = static_cast<uint32_t>(std::max(1, std::atoi(argv[7])));
     return RunWorker(argv[2], argv[3],
                      std::string(argv[4]) == "image" ? Kind::kImage : Kind::kSmall,
                      std::atof(argv[5]), std::atoll(argv[6]));
@@ -926,13 +971,16 @@ int Main(int argc, char** argv) {
     } else if (a == "--transport" && i + 1 < argc &&
                (std::string(argv[i + 1]) == "tcp" || std::string(argv[i + 1]) == "ipc")) {
       g_transport = argv[++i];
+    } else if (a == "--window" && i + 1 < argc) {
+      g_window.batches = static_cast<uint32_t>(std::max(1, std::atoi(argv[++i])));
     } else if (a == "--legacy-values") {
       config.legacy_values = true;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--seconds S] [--dir DIR] [--mbrl PATH] "
                    "[--only raw,ingest,prefilled,sample,latency] [--records small,image] "
-                   "[--sync no,yes] [--collectors 1,4,8] [--transport tcp|ipc] [--legacy-values]\n",
+                   "[--sync no,yes] [--collectors 1,4,8] [--transport tcp|ipc] [--window N] "
+                   "[--legacy-values]\n",
                    argv[0]);
       return 2;
     }
@@ -955,8 +1003,10 @@ int Main(int argc, char** argv) {
   std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
   std::printf("- date: %s\n- machine: %s\n- data: %s\n", date, Machine().c_str(),
               config.dir.c_str());
-  std::printf("- each measurement: %.1f s; batches of %u transitions, %u in flight per collector\n",
-              config.seconds, kBatchSize, kWindow);
+  std::printf(
+      "- each measurement: %.1f s; batches of %u transitions, at most %u batches and %zu MiB in "
+      "flight per collector\n",
+      config.seconds, kBatchSize, g_window.batches, g_window.bytes >> 20);
   std::printf("- transport: %s\n", g_transport == "ipc" ? "ipc:// (Unix-domain socket)"
                                                         : "tcp://127.0.0.1 (loopback TCP)");
   std::printf("- stored value: small %.0f B, image %.0f B (%s)\n",
@@ -1022,12 +1072,16 @@ int Main(int argc, char** argv) {
   }
 
   // Sampling.
-  std::printf("\n### Uniform sampling, batches of %u (one client, one request at a time)\n\n",
-              kSampleSize);
+  std::printf(
+      "\n### Uniform sampling, batches of %u (one client: one request at a time, then %u in "
+      "flight)\n\n",
+      kSampleSize, kSampleDepth);
   std::printf(
       "| record | next images | stored | storage (transitions/s) | ms per batch | raw keys per "
-      "MultiGet | raw MultiGet (rows/s) | ms per batch | storage / raw |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+      "MultiGet | raw MultiGet (rows/s) | ms per batch | storage / raw | storage, %u in flight | "
+      "in flight / raw |\n",
+      kSampleDepth);
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (Kind kind : {Kind::kSmall, Kind::kImage}) {
     if (!wanted("sample")) break;
     fs::path& dir = sample_dirs[kind == Kind::kSmall ? 0 : 1];
@@ -1035,11 +1089,12 @@ int Main(int argc, char** argv) {
     for (bool next_images : {true, false}) {
       if (kind == Kind::kSmall && !next_images) break;  // No images: the same request.
       SampleResult r = MeasureSampling(config, kind, dir, next_images);
-      std::printf("| %s | %s | %llu | %s | %.2f | %.0f | %s | %.2f | %.0f %% |\n", KindName(kind),
-                  kind == Kind::kSmall ? "n/a" : (next_images ? "yes" : "no"),
+      std::printf("| %s | %s | %llu | %s | %.2f | %.0f | %s | %.2f | %.0f %% | %s | %.0f %% |\n",
+                  KindName(kind), kind == Kind::kSmall ? "n/a" : (next_images ? "yes" : "no"),
                   static_cast<unsigned long long>(r.stored), Rate(r.server_rate).c_str(),
                   r.server_ms, r.raw_keys, Rate(r.raw_rate).c_str(), r.raw_ms,
-                  100.0 * r.server_rate / r.raw_rate);
+                  100.0 * r.server_rate / r.raw_rate, Rate(r.pipelined_rate).c_str(),
+                  100.0 * r.pipelined_rate / r.raw_rate);
       std::fflush(stdout);
     }
   }

@@ -161,15 +161,22 @@ Status Collector::Pump(milliseconds wait) {
 
   if (now >= retry_at_) {
     uint32_t in_flight = 0;
-    for (const auto& p : pending_) in_flight += p.sent;
+    size_t in_flight_bytes = 0;
+    for (const auto& p : pending_) {
+      if (!p.sent) continue;
+      in_flight += 1;
+      in_flight_bytes += p.bytes;
+    }
     for (auto& p : pending_) {
-      if (in_flight >= options_.window) break;
       if (p.sent) continue;
+      if (p.bytes == 0) p.bytes = storage::ApproxWireBytes(p.batch);
+      if (!options_.window.Allows(in_flight, in_flight_bytes, p.bytes)) break;
       auto sent = client_->Send(StorageRequest{0, p.batch}, milliseconds(100));
       if (!sent) break;  // Socket full: storage is slow or gone; the timeout handles it.
       p.sent = true;
       p.sent_at = Clock::now();
       ++in_flight;
+      in_flight_bytes += p.bytes;
       metrics_->batches_sent->Increment();
     }
   }

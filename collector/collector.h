@@ -36,8 +36,9 @@ struct CollectorOptions {
   // Transitions per batch (an episode's last batch may be shorter).
   // Default: 50.
   uint32_t batch_steps = 50;
-  // Batches sent but not acknowledged at once. Default: 8.
-  uint32_t window = 8;
+  // Batches sent but not acknowledged at once, in number and in bytes.
+  // Defaults: storage::SendWindow's (64 batches, 8 MiB).
+  storage::SendWindow window;
   // Unacknowledged batches buffered before the robot is blocked. Default: 256.
   uint32_t max_unacked_batches = 256;
   // No acknowledgement for this long means storage is gone: resend. Default: 2 s.
@@ -86,6 +87,7 @@ class Collector {
  private:
   struct Pending {
     TransitionBatch batch;
+    size_t bytes = 0;  // storage::ApproxWireBytes(batch), once known.
     bool sent = false;
     std::chrono::steady_clock::time_point sent_at;
   };

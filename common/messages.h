@@ -136,6 +136,10 @@ struct SampleTransitionsRequest {
   // step); rows whose s' image is not stored yet are not sampled. false:
   // next_images stays empty (half the reply). Default: true.
   bool next_images = true;
+  // The reply's images and next images travel as ZeroMQ frames of their own
+  // after the message (proto::EncodeFramed), not copied into and out of it.
+  // StorageClient asks for this; default false (what older clients expect).
+  bool images_as_frames = false;
   bool operator==(const SampleTransitionsRequest&) const = default;
 };
 
@@ -144,8 +148,9 @@ struct SampleSequencesRequest {
   uint32_t count = 0;
   uint32_t length = 0;  // Steps per sequence.
   uint64_t seed = 0;
-  // As in SampleTransitionsRequest. Default: true.
+  // As in SampleTransitionsRequest. Defaults: true, false.
   bool next_images = true;
+  bool images_as_frames = false;
   bool operator==(const SampleSequencesRequest&) const = default;
 };
 

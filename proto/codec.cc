@@ -631,6 +631,7 @@ void Write(wire::StorageRequest::Body::Builder body, const StorageRequest& reque
             w.setCount(s.count);
             w.setSeed(s.seed);
             w.setNextImages(s.next_images);
+            w.setImagesAsFrames(s.images_as_frames);
           },
           [&](const SampleSequencesRequest& s) {
             auto w = body.initSampleSequences();
@@ -639,6 +640,7 @@ void Write(wire::StorageRequest::Body::Builder body, const StorageRequest& reque
             w.setLength(s.length);
             w.setSeed(s.seed);
             w.setNextImages(s.next_images);
+            w.setImagesAsFrames(s.images_as_frames);
           },
           [&](const ReadCursorRequest& c) {
             auto w = body.initReadCursor();
@@ -687,13 +689,14 @@ Result<StorageRequest> Read(wire::StorageRequest::Reader r) {
     case W::SAMPLE_TRANSITIONS: {
       auto s = body.getSampleTransitions();
       request.body = SampleTransitionsRequest{FromText(s.getEnvName()), s.getCount(), s.getSeed(),
-                                              s.getNextImages()};
+                                              s.getNextImages(), s.getImagesAsFrames()};
       break;
     }
     case W::SAMPLE_SEQUENCES: {
       auto s = body.getSampleSequences();
-      request.body = SampleSequencesRequest{FromText(s.getEnvName()), s.getCount(), s.getLength(),
-                                            s.getSeed(), s.getNextImages()};
+      request.body = SampleSequencesRequest{
+          FromText(s.getEnvName()), s.getCount(),         s.getLength(), s.getSeed(),
+          s.getNextImages(),        s.getImagesAsFrames()};
       break;
     }
     case W::READ_CURSOR: {
@@ -1224,6 +1227,59 @@ std::string Encode(const StorageReply& reply) {
 Result<StorageReply> DecodeStorageReply(std::string_view bytes, const DecodeLimits& limits) {
   return DecodeFlat<wire::StorageReply>(bytes, limits, "StorageReply",
                                         [](wire::StorageReply::Reader r) { return Read(r); });
+}
+
+namespace {
+
+// The TransitionSample inside a sample reply, if it is one.
+TransitionSample* SampleIn(StorageReply& reply) {
+  if (auto* t = std::get_if<TransitionSample>(&reply.body)) return t;
+  if (auto* q = std::get_if<SequenceSample>(&reply.body)) return &q->steps;
+  return nullptr;
+}
+
+}  // namespace
+
+FramedReply EncodeFramed(StorageReply reply) {
+  FramedReply out;
+  if (TransitionSample* sample = SampleIn(reply)) {
+    out.frames.push_back(std::move(sample->images));
+    out.frames.push_back(std::move(sample->next_images));
+    sample->images.clear();
+    sample->next_images.clear();
+  }
+  out.message = Encode(reply);
+  return out;
+}
+
+Result<StorageReply> DecodeFramedStorageReply(std::string_view message,
+                                              const std::vector<std::string_view>& frames,
+                                              const DecodeLimits& limits) {
+  auto reply = DecodeStorageReply(message, limits);
+  if (!reply || frames.empty()) return reply;
+  TransitionSample* sample = SampleIn(*reply);
+  if (sample == nullptr || frames.size() != 2) {
+    return DataLoss("StorageReply came with " + std::to_string(frames.size()) +
+                    " frames beside it; only a sample reply has them, exactly 2");
+  }
+  if (!sample->images.empty() || !sample->next_images.empty()) {
+    return DataLoss("StorageReply holds images and also came with image frames");
+  }
+  size_t bytes = 0;
+  for (std::string_view f : frames) bytes += f.size();
+  if (bytes > limits.max_message_bytes) {
+    return InvalidArgument("image frames of " + std::to_string(bytes) +
+                           " bytes are over the limit of " +
+                           std::to_string(limits.max_message_bytes));
+  }
+  auto as_bytes = [](std::string_view f) {
+    const auto* p = reinterpret_cast<const uint8_t*>(f.data());
+    return std::vector<uint8_t>(p, p + f.size());
+  };
+  sample->images = as_bytes(frames[0]);
+  sample->next_images = as_bytes(frames[1]);
+  MBRL_RETURN_IF_ERROR(CheckShapes(*sample));
+  return reply;
 }
 
 std::string Encode(const ModelAnnouncement& a) {

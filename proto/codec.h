@@ -102,6 +102,26 @@ Result<StorageReply> DecodeStorageReply(std::string_view bytes, const DecodeLimi
 Result<ModelAnnouncement> DecodeModelAnnouncement(std::string_view bytes,
                                                   const DecodeLimits& limits = {});
 
+// A storage reply whose bulk bytes travel beside the message: the reply to a
+// sample request with images_as_frames. The message is Encode(reply) with the
+// sample's images and next images left out; they follow as `frames` (always
+// two: images, then next images, either possibly empty), each sent as a
+// ZeroMQ frame of its own, so neither side copies them into or out of a Cap'n
+// Proto message. Any other reply has no frames.
+struct FramedReply {
+  std::string message;
+  std::vector<std::vector<uint8_t>> frames;
+};
+// Moves the images out of `reply` (a TransitionSample or SequenceSample).
+FramedReply EncodeFramed(StorageReply reply);
+// Decodes `message` and, for a sample reply, takes its images from `frames`
+// (exactly two, as EncodeFramed makes them), then checks the sample's shapes.
+// With no frames this is DecodeStorageReply. kDataLoss when frames come with
+// a reply that has none, or in the wrong number.
+Result<StorageReply> DecodeFramedStorageReply(std::string_view message,
+                                              const std::vector<std::string_view>& frames,
+                                              const DecodeLimits& limits = {});
+
 // --- planning (planning.capnp) ---
 std::string Encode(const PlanRequest& request);
 std::string Encode(const PlanReply& reply);

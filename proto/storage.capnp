@@ -51,6 +51,7 @@ struct StorageRequest {
     count @1 :UInt32;  # Transitions wanted.
     seed @2 :UInt64;   # Sampling seed (same seed, same data: same sample).
     nextImages @3 :Bool = true;  # Fill nextImages (image envs); false: leave it empty.
+    imagesAsFrames @4 :Bool;     # Reply with images and nextImages as frames of their own.
   }
 
   struct SampleSequences {
@@ -60,6 +61,7 @@ struct StorageRequest {
     length @2 :UInt32;  # Steps per sequence.
     seed @3 :UInt64;    # Sampling seed.
     nextImages @4 :Bool = true;  # Fill nextImages (image envs); false: leave it empty.
+    imagesAsFrames @5 :Bool;     # As in SampleTransitions.
   }
 
   struct ReadCursor {

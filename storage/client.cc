@@ -35,6 +35,18 @@ void StorageClient::OpenSocket() {
 
 void StorageClient::Reset() { OpenSocket(); }
 
+size_t ApproxWireBytes(const TransitionBatch& batch) {
+  // A transition's struct, list pointers and padding take a few words.
+  constexpr size_t kPerTransition = 96;
+  size_t bytes = 256 + batch.collector_id.size() + batch.env.name.size();
+  for (const Transition& t : batch.transitions) {
+    bytes += kPerTransition +
+             sizeof(float) * (t.observation.size() + t.action.size() + t.next_observation.size()) +
+             t.image.size() + t.next_image.size();
+  }
+  return bytes;
+}
+
 Result<uint64_t> StorageClient::Send(StorageRequest request, milliseconds timeout) {
   request.request_id = next_request_id_++;
   // The encoded request (a batch of images is megabytes) becomes the frame
@@ -51,12 +63,18 @@ Result<uint64_t> StorageClient::Send(StorageRequest request, milliseconds timeou
 Result<StorageReply> StorageClient::Receive(milliseconds timeout) {
   auto frames = RecvMultipart(*socket_, timeout);
   if (!frames) return std::unexpected(frames.error());
-  const zmq::message_t& last = frames->back();
+  // [empty delimiter,] message [, image frames]: a message is never empty.
+  size_t first = 0;
+  while (first + 1 < frames->size() && (*frames)[first].size() == 0) ++first;
+  auto view = [](const zmq::message_t& m) {
+    return std::string_view(static_cast<const char*>(m.data()), m.size());
+  };
+  std::vector<std::string_view> attached;
+  for (size_t f = first + 1; f < frames->size(); ++f) attached.push_back(view((*frames)[f]));
   proto::DecodeLimits limits;
   limits.max_message_bytes = options_.max_reply_bytes;
   limits.traversal_limit_bytes = options_.max_reply_bytes * 2;
-  return proto::DecodeStorageReply(
-      std::string_view(static_cast<const char*>(last.data()), last.size()), limits);
+  return proto::DecodeFramedStorageReply(view((*frames)[first]), attached, limits);
 }
 
 Result<StorageReply> StorageClient::Call(StorageRequest request, milliseconds timeout) {
@@ -113,12 +131,14 @@ Result<Ack> StorageClient::PutBatch(const TransitionBatch& batch) {
   return CallFor<Ack>(StorageRequest{0, batch});
 }
 
-Result<TransitionSample> StorageClient::SampleTransitions(const SampleTransitionsRequest& r) {
-  return CallFor<TransitionSample>(StorageRequest{0, r});
+Result<TransitionSample> StorageClient::SampleTransitions(SampleTransitionsRequest r) {
+  r.images_as_frames = true;
+  return CallFor<TransitionSample>(StorageRequest{0, std::move(r)});
 }
 
-Result<SequenceSample> StorageClient::SampleSequences(const SampleSequencesRequest& r) {
-  return CallFor<SequenceSample>(StorageRequest{0, r});
+Result<SequenceSample> StorageClient::SampleSequences(SampleSequencesRequest r) {
+  r.images_as_frames = true;
+  return CallFor<SequenceSample>(StorageRequest{0, std::move(r)});
 }
 
 Result<CursorPage> StorageClient::ReadCursor(const ReadCursorRequest& r) {

@@ -16,6 +16,25 @@
 
 namespace mbrl::storage {
 
+// How much a pipelined sender of transition batches (a collector) keeps in
+// flight: at most `batches` batches and about `bytes` bytes, whichever comes
+// first, and always at least one batch. Deep enough that one collector keeps
+// storage's writer busy (each group commit then holds many batches), bounded
+// in bytes so that image batches do not pile up in storage's write queue.
+struct SendWindow {
+  uint32_t batches = 64;
+  size_t bytes = size_t{8} << 20;
+
+  // May a batch of `next_bytes` go out with these already in flight?
+  bool Allows(uint32_t in_flight, size_t in_flight_bytes, size_t next_bytes) const {
+    return in_flight == 0 || (in_flight < batches && in_flight_bytes + next_bytes <= bytes);
+  }
+};
+
+// About the encoded size of `batch` (its payload plus a fixed overhead per
+// transition): what SendWindow counts.
+size_t ApproxWireBytes(const TransitionBatch& batch);
+
 struct StorageClientOptions {
   // Default timeout of the typed calls. Default: 10 s.
   std::chrono::milliseconds timeout{10000};
@@ -50,8 +69,10 @@ class StorageClient {
 
   Result<CollectorState> Hello(const std::string& collector_id, uint64_t incarnation);
   Result<Ack> PutBatch(const TransitionBatch& batch);
-  Result<TransitionSample> SampleTransitions(const SampleTransitionsRequest& request);
-  Result<SequenceSample> SampleSequences(const SampleSequencesRequest& request);
+  // Samples ask for their images as frames of their own (images_as_frames is
+  // set whatever the request says): fewer copies of megabytes of images.
+  Result<TransitionSample> SampleTransitions(SampleTransitionsRequest request);
+  Result<SequenceSample> SampleSequences(SampleSequencesRequest request);
   Result<CursorPage> ReadCursor(const ReadCursorRequest& request);
   Result<EpisodeList> ListEpisodes(const ListEpisodesRequest& request);
   Result<StorageInfo> Info();

@@ -400,7 +400,16 @@ std::vector<IngestResult> ReplayStore::IngestPrepared(
   };
   std::vector<BatchRun> batch_runs;
   uint64_t position = next_position_;
-  rocksdb::WriteBatch wb;
+  // Reserved up front: a group of hundreds of batches is megabytes, and a
+  // growing WriteBatch would copy itself again at every doubling.
+  size_t reserve = 4096;
+  for (const PreparedBatch* batch : batches) {
+    // Per step: its key (the collector id and 12 bytes), the stamp and
+    // RocksDB's record header and length prefixes.
+    reserve += batch->values.size() +
+               batch->steps.size() * (batch->collector_id.size() + 13 + layout::kStampBytes + 16);
+  }
+  rocksdb::WriteBatch wb(reserve);
   std::vector<size_t> accepted;
   std::string key;
   char stamp[layout::kStampBytes];

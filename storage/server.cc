@@ -162,6 +162,8 @@ struct StorageServer::Impl {
   StorageReply HandleModelChunk(const Job& job, zmq::socket_t& push);
   Result<CheckpointDone> CheckpointIn(const std::string& name);
   static void Push(zmq::socket_t& push, const Peer& peer, const StorageReply& reply);
+  // The same with frames after the message (a sample asked for as frames).
+  static void PushFramed(zmq::socket_t& push, const Peer& peer, proto::FramedReply reply);
 };
 
 void StorageServer::Impl::RegisterMetrics() {
@@ -243,15 +245,31 @@ void StorageServer::Impl::SendReply(zmq::socket_t& socket, const Peer& peer,
 }
 
 void StorageServer::Impl::Push(zmq::socket_t& push, const Peer& peer, const StorageReply& reply) {
+  PushFramed(push, peer, proto::FramedReply{proto::Encode(reply), {}});
+}
+
+void StorageServer::Impl::PushFramed(zmq::socket_t& push, const Peer& peer,
+                                     proto::FramedReply reply) {
   std::vector<zmq::message_t> frames;
   frames.emplace_back(peer.identity.data(), peer.identity.size());
   frames.emplace_back(peer.req_style ? "1" : "0", 1);
-  // The encoded reply (megabytes for a sample with images) becomes the
-  // frame as it is: ZeroMQ frees it once sent, nothing copies it.
-  auto* payload = new std::string(proto::Encode(reply));
+  // The encoded reply and the image frames (megabytes for a sample) become
+  // ZeroMQ frames as they are: ZeroMQ frees them once sent, nothing copies
+  // them.
+  auto* payload = new std::string(std::move(reply.message));
   frames.emplace_back(
       payload->data(), payload->size(),
       [](void* /*data*/, void* hint) { delete static_cast<std::string*>(hint); }, payload);
+  for (std::vector<uint8_t>& bytes : reply.frames) {
+    if (bytes.empty()) {
+      frames.emplace_back();
+      continue;
+    }
+    auto* owned = new std::vector<uint8_t>(std::move(bytes));
+    frames.emplace_back(
+        owned->data(), owned->size(),
+        [](void* /*data*/, void* hint) { delete static_cast<std::vector<uint8_t>*>(hint); }, owned);
+  }
   SendNow(push, frames, milliseconds(10000));
 }
 
@@ -419,7 +437,7 @@ void StorageServer::Impl::ForwardFromWorkers(zmq::socket_t& pull, zmq::socket_t&
   for (int i = 0; i < max; ++i) {
     auto frames = TryRecv(pull);
     if (!frames) break;
-    if (frames->size() != 3) continue;
+    if (frames->size() < 3) continue;
     std::string identity = (*frames)[0].to_string();
     if (identity.empty()) {
       // An announcement: PUB carries announcements only, never data.
@@ -433,7 +451,7 @@ void StorageServer::Impl::ForwardFromWorkers(zmq::socket_t& pull, zmq::socket_t&
     const bool req_style = (*frames)[1].to_string() == "1";
     out.push_back(std::move((*frames)[0]));
     if (req_style) out.emplace_back();
-    out.push_back(std::move((*frames)[2]));
+    for (size_t f = 2; f < frames->size(); ++f) out.push_back(std::move((*frames)[f]));
     if (SendNow(router, out, milliseconds(100))) messages_out->Increment();
   }
 }
@@ -708,7 +726,22 @@ void StorageServer::Impl::ReaderLoop() {
         },
         job->request.body);
     sample_latency->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
-    Push(push, job->peer, reply);
+    const bool framed = std::visit(
+        [](const auto& body) {
+          using T = std::decay_t<decltype(body)>;
+          if constexpr (std::is_same_v<T, SampleTransitionsRequest> ||
+                        std::is_same_v<T, SampleSequencesRequest>) {
+            return body.images_as_frames;
+          } else {
+            return false;
+          }
+        },
+        job->request.body);
+    if (framed && !std::holds_alternative<ErrorReply>(reply.body)) {
+      PushFramed(push, job->peer, proto::EncodeFramed(std::move(reply)));
+    } else {
+      Push(push, job->peer, reply);
+    }
   }
   workers_alive.fetch_sub(1);
 }

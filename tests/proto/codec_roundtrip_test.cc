@@ -120,6 +120,72 @@ TEST(CodecRoundTrip, EveryStorageReplyKindIsUnchanged) {
   }
 }
 
+TEST(CodecFramedReply, EveryStorageReplyKindSurvivesWithImagesBesideTheMessage) {
+  for (const StorageReply& reply : SampleStorageReplies()) {
+    SCOPED_TRACE("body index " + std::to_string(reply.body.index()));
+    FramedReply framed = EncodeFramed(reply);
+    const bool sample = std::holds_alternative<TransitionSample>(reply.body) ||
+                        std::holds_alternative<SequenceSample>(reply.body);
+    ASSERT_EQ(framed.frames.size(), sample ? 2u : 0u);
+    std::vector<std::string_view> views;
+    for (const auto& f : framed.frames) {
+      views.emplace_back(reinterpret_cast<const char*>(f.data()), f.size());
+    }
+    auto decoded = DecodeFramedStorageReply(framed.message, views);
+    ASSERT_TRUE(decoded) << decoded.error().ToString();
+    EXPECT_EQ(*decoded, reply);
+  }
+}
+
+TEST(CodecFramedReply, TheMessageItselfNoLongerHoldsTheImages) {
+  StorageReply reply{3, SampleRows(64, true)};
+  const auto& sample = std::get<TransitionSample>(reply.body);
+  ASSERT_EQ(sample.images.size(), 64u * 8u * 6u * 3u);
+  FramedReply framed = EncodeFramed(reply);
+  EXPECT_LT(framed.message.size(), Encode(reply).size() - sample.images.size());
+  EXPECT_EQ(framed.frames[0], sample.images);
+  EXPECT_EQ(framed.frames[1], sample.next_images);
+  // Without its frames the message is a valid sample without images.
+  auto bare = DecodeStorageReply(framed.message);
+  ASSERT_TRUE(bare) << bare.error().ToString();
+  EXPECT_TRUE(std::get<TransitionSample>(bare->body).images.empty());
+}
+
+TEST(CodecFramedReply, RefusesFramesThatDoNotBelong) {
+  StorageReply reply{3, SampleRows(8, true)};
+  FramedReply framed = EncodeFramed(reply);
+  auto view = [](const std::vector<uint8_t>& f) {
+    return std::string_view(reinterpret_cast<const char*>(f.data()), f.size());
+  };
+  auto one = DecodeFramedStorageReply(framed.message, {view(framed.frames[0])});
+  ASSERT_FALSE(one);
+  EXPECT_EQ(one.error().code, ErrorCode::kDataLoss);
+
+  std::vector<uint8_t> short_images(framed.frames[0].begin(), framed.frames[0].end() - 1);
+  auto wrong =
+      DecodeFramedStorageReply(framed.message, {view(short_images), view(framed.frames[1])});
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kInvalidArgument) << wrong.error().ToString();
+
+  const std::string ack = Encode(StorageReply{4, Ack{"c", 1, false, 50}});
+  auto stray = DecodeFramedStorageReply(ack, {view(framed.frames[0]), view(framed.frames[1])});
+  ASSERT_FALSE(stray);
+  EXPECT_EQ(stray.error().code, ErrorCode::kDataLoss);
+
+  // Images both inside the message and beside it.
+  const std::string full = Encode(reply);
+  auto both = DecodeFramedStorageReply(full, {view(framed.frames[0]), view(framed.frames[1])});
+  ASSERT_FALSE(both);
+  EXPECT_EQ(both.error().code, ErrorCode::kDataLoss);
+}
+
+TEST(CodecRoundTrip, SampleRequestsKeepImagesAsFrames) {
+  SampleTransitionsRequest t{"pixels", 256, 5, false, true};
+  SampleSequencesRequest q{"pixels", 8, 16, 6, true, true};
+  EXPECT_EQ(RoundTrip(StorageRequest{1, t}), (StorageRequest{1, t}));
+  EXPECT_EQ(RoundTrip(StorageRequest{2, q}), (StorageRequest{2, q}));
+}
+
 TEST(CodecRoundTrip, EveryErrorCodeIsUnchanged) {
   for (int code = 0; code <= static_cast<int>(ErrorCode::kCancelled); ++code) {
     const StorageReply reply{5, ErrorReply{static_cast<ErrorCode>(code), "why", 10}};

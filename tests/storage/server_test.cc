@@ -235,6 +235,24 @@ TEST_F(StorageServerTest, ImageSamplesCarryNextImagesUnlessTheRequestSaysNot) {
     EXPECT_EQ(sample->images[r * bytes], sample->steps[r]);
     EXPECT_EQ(sample->next_images[r * bytes], sample->steps[r] + 1) << "row " << r;
   }
+  // The client asks for the images as frames of their own; the same sample
+  // asked for inside the message (an older client) is the same, and both are
+  // what the store itself returns for that seed.
+  auto in_store = store_->SampleTransitions({"pixels", 50, 4});
+  ASSERT_TRUE(in_store);
+  EXPECT_EQ(*sample, *in_store);
+  auto inline_reply = client_->Call(StorageRequest{0, SampleTransitionsRequest{"pixels", 50, 4}},
+                                    milliseconds(10000));
+  ASSERT_TRUE(inline_reply) << inline_reply.error().ToString();
+  ASSERT_TRUE(std::holds_alternative<TransitionSample>(inline_reply->body));
+  EXPECT_EQ(std::get<TransitionSample>(inline_reply->body), *sample);
+  auto framed_sequences = client_->SampleSequences({"pixels", 3, 4, 4});
+  ASSERT_TRUE(framed_sequences) << framed_sequences.error().ToString();
+  auto in_store_sequences = store_->SampleSequences({"pixels", 3, 4, 4});
+  ASSERT_TRUE(in_store_sequences);
+  EXPECT_EQ(*framed_sequences, *in_store_sequences);
+  EXPECT_EQ(framed_sequences->steps.images.size(), 12 * bytes);
+
   SampleTransitionsRequest without{"pixels", 50, 4};
   without.next_images = false;
   auto plain = client_->SampleTransitions(without);
