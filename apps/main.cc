@@ -10,6 +10,7 @@
 #include "apps/roles.h"
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/shutdown.h"
 
 namespace mbrl::app {
@@ -262,6 +263,7 @@ int Run(int argc, char** argv) {
 }  // namespace mbrl::app
 
 int main(int argc, char** argv) {
+  mbrl::KeepLargeBuffersForReuse();
   try {
     return mbrl::app::Run(argc, argv);
   } catch (const std::exception& e) {

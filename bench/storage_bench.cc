@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "common/messages.h"
+#include "common/process.h"
 #include "proto/codec.h"
 #include "storage/client.h"
 #include "storage/layout.h"
@@ -1119,4 +1120,9 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace mbrl::bench
 
-int main(int argc, char** argv) { return mbrl::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // As every mbrl binary (apps/main.cc): the bench's clients stand for a
+  // learner and collectors.
+  mbrl::KeepLargeBuffersForReuse();
+  return mbrl::bench::Main(argc, argv);
+}
